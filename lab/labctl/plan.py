@@ -1,0 +1,83 @@
+"""The lab's plan (lab/plan.yml) and the example services it reads from the lab inventory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class PlanError(ValueError):
+    """The plan or a service definition the lab needs is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class StaticMember:
+    name: str
+    ip: str
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    customer: str
+    port_group: str
+    vlan: int
+    subnet: str
+    static_members: tuple[StaticMember, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    raw: dict[str, Any]
+    services: tuple[Service, ...]
+
+    @property
+    def vcenter(self) -> dict[str, Any]:
+        return self.raw["infrastructure"]["vcenter"]
+
+    @property
+    def plg(self) -> dict[str, Any]:
+        return self.raw["infrastructure"]["plg"]
+
+    @property
+    def vsphere(self) -> dict[str, Any]:
+        return self.raw["vsphere"]
+
+    @property
+    def monitoring(self) -> dict[str, Any]:
+        return self.raw["monitoring"]
+
+    def infrastructure_addresses(self) -> list[str]:
+        return sorted({part["address"] for part in self.raw["infrastructure"].values()})
+
+
+def _service_from_host_vars(path: Path) -> Service:
+    data = yaml.safe_load(path.read_text()) or {}
+    config = data.get("autoscale")
+    if not isinstance(config, dict):
+        raise PlanError(f"{path}: no 'autoscale' mapping")
+    try:
+        network = config["network"]
+        members = tuple(StaticMember(m["name"], m["ip"]) for m in config.get("static_members", []))
+        return Service(
+            name=config["service_id"],
+            customer=config["customer"],
+            port_group=network["port_group"],
+            vlan=int(network["vlan"]),
+            subnet=network["subnet"],
+            static_members=members,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PlanError(f"{path}: service definition lacks or mangles {exc}") from exc
+
+
+def load_plan(repo: Path = REPO) -> Plan:
+    raw = yaml.safe_load((repo / "lab" / "plan.yml").read_text())
+    host_vars = repo / raw["service_inventory"] / "host_vars"
+    services = tuple(_service_from_host_vars(p) for p in sorted(host_vars.glob("*.yml")))
+    return Plan(raw=raw, services=services)
