@@ -1,12 +1,12 @@
 """lab/lab: bring the simulated datacenter up, use it, tear it down.
 
-  lab/lab up                 start the lab in its own network namespace and wait until ready
-  lab/lab status             what runs where
-  lab/lab exec -- CMD ...    run CMD inside the lab's namespace, with the lab's client environment
-  lab/lab shell              an interactive shell inside the lab
-  lab/lab down               stop exactly the processes the lab started
-  lab/lab run -- CMD ...     up, run CMD, down (also on failure or Ctrl-C); exit with CMD's status
-  lab/lab netns -- CMD ...   run CMD in a fresh isolated namespace (the test command uses this)
+lab/lab up                 start the lab in its own network namespace and wait until ready
+lab/lab status             what runs where
+lab/lab exec -- CMD ...    run CMD inside the lab's namespace, with the lab's client environment
+lab/lab shell              an interactive shell inside the lab
+lab/lab down               stop exactly the processes the lab started
+lab/lab run -- CMD ...     up, run CMD, down (also on failure or Ctrl-C); exit with CMD's status
+lab/lab netns -- CMD ...   run CMD in a fresh isolated namespace (the test command uses this)
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ def _raise_interrupt(signum, _frame):
 # 'lab/lab up' outside a namespace starts a holder in a new network namespace. The holder is a
 # child subreaper: it runs the real 'up' as its child, so the daemons that 'up' starts become
 # the holder's when 'up' exits, and the holder reaps them when 'lab/lab down' stops them.
+
 
 def _holder(paths: Paths) -> dict | None:
     try:
@@ -108,6 +109,7 @@ def _run_uninterrupted(argv: list[str], env: dict[str, str] | None = None) -> in
 
 # --- up ---------------------------------------------------------------------------------
 
+
 def _up_inside(paths: Paths) -> int:
     netns.require_isolation()
     supervisor = Supervisor(paths.state)
@@ -164,7 +166,9 @@ def _up_inside(paths: Paths) -> int:
         if isinstance(exc, KeyboardInterrupt):
             _say("interrupted; everything the lab started is stopped")
             return 130
-        if isinstance(exc, (StartError, plg.ConfigError, vcsim.SeedError, netns.IsolationError, LabError, SecretsError)):
+        if isinstance(
+            exc, (StartError, plg.ConfigError, vcsim.SeedError, netns.IsolationError, LabError, SecretsError)
+        ):
             _say(f"start failed: {exc}")
             return 1
         if isinstance(exc, Exception):
@@ -188,7 +192,9 @@ def cmd_up(paths: Paths) -> int:
     status_file.unlink(missing_ok=True)
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # 'up' handles Ctrl-C and cleans up
     try:
-        holder = subprocess.Popen(netns.unshare_argv() + [sys.executable, "-m", "labctl", "_hold"], stdin=subprocess.DEVNULL)
+        holder = subprocess.Popen(
+            netns.unshare_argv() + [sys.executable, "-m", "labctl", "_hold"], stdin=subprocess.DEVNULL
+        )
         paths.holder.write_text(json.dumps({"pid": holder.pid, "start_time": proc_start_time(holder.pid)}))
         while not status_file.exists():
             if holder.poll() is not None:
@@ -205,6 +211,7 @@ def cmd_up(paths: Paths) -> int:
 
 
 # --- down, status -----------------------------------------------------------------------
+
 
 def cmd_down(paths: Paths) -> int:
     supervisor = Supervisor(paths.state)
@@ -246,6 +253,7 @@ def cmd_status(paths: Paths) -> int:
 
 
 # --- exec, shell, netns, run -------------------------------------------------------------
+
 
 def _client_env(paths: Paths) -> dict[str, str]:
     env = dict(os.environ)
@@ -309,14 +317,16 @@ def cmd_run(paths: Paths, argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="lab/lab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="lab/lab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("up", "down", "status", "shell", "env", "_hold"):
         sub.add_parser(name)
     for name in ("exec", "netns", "run"):
         sub.add_parser(name).add_argument("argv", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
-    rest = [a for a in getattr(args, "argv", [])]
+    rest = list(getattr(args, "argv", []))
     if rest and rest[0] == "--":
         rest = rest[1:]
     paths = default_paths()

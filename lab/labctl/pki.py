@@ -59,7 +59,7 @@ class LabCA:
                 x509.NameAttribute(NameOID.COMMON_NAME, "vm_autoscale lab CA"),
             ]
         )
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         cert = (
             x509.CertificateBuilder()
             .subject_name(name)
@@ -94,7 +94,7 @@ class LabCA:
         ca_key = serialization.load_pem_private_key(self._ca_key_path.read_bytes(), password=None)
         ca_cert = x509.load_pem_x509_certificate(self.ca_cert_path.read_bytes())
         key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         alt_names: list[x509.GeneralName] = [x509.DNSName(d) for d in dns_names]
         alt_names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
         cert = (

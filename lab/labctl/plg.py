@@ -113,7 +113,12 @@ def write_configs(plan: Plan, paths: Paths, cert: ServerCert) -> dict[str, Path]
     _check([PROMTOOL, "check", "config", str(prometheus_yml)])
     _check([PROMTOOL, "check", "web-config", str(web_config)])
     _check([AMTOOL, "check-config", str(alertmanager_yml)])
-    return {"web_config": web_config, "prometheus": prometheus_yml, "alertmanager": alertmanager_yml, "textfile": textfile}
+    return {
+        "web_config": web_config,
+        "prometheus": prometheus_yml,
+        "alertmanager": alertmanager_yml,
+        "textfile": textfile,
+    }
 
 
 def daemons(plan: Plan, paths: Paths, files: dict[str, Path]) -> list[Daemon]:

@@ -13,9 +13,9 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 
 class StartError(RuntimeError):
@@ -98,18 +98,23 @@ class Supervisor:
     def _wait_ready(self, daemon: Daemon, proc: subprocess.Popen, log: Path) -> None:
         deadline = time.monotonic() + daemon.ready_timeout
         delay = 0.05
+        last_probe = "no probe yet"
         while True:
             code = proc.poll()
             if code is not None:
-                raise StartError(f"{daemon.name} exited with status {code} while starting. Its log ({log}):\n{tail(log)}")
+                raise StartError(
+                    f"{daemon.name} exited with status {code} while starting. Its log ({log}):\n{tail(log)}"
+                )
             try:
                 if daemon.ready():
                     return
-            except Exception:  # noqa: BLE001 - any failure of a probe just means "not ready yet"
-                pass
+                last_probe = "answered, but not ready"
+            except Exception as exc:  # noqa: BLE001 - a failing probe only means "not ready yet"
+                last_probe = str(exc)
             if time.monotonic() >= deadline:
                 raise StartError(
-                    f"{daemon.name} was not ready after {daemon.ready_timeout:.0f}s. Its log ({log}):\n{tail(log)}"
+                    f"{daemon.name} was not ready after {daemon.ready_timeout:.0f}s (last probe: {last_probe}). "
+                    f"Its log ({log}):\n{tail(log)}"
                 )
             time.sleep(delay)
             delay = min(delay * 2, 0.5)

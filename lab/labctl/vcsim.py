@@ -47,8 +47,7 @@ def daemon(plan: Plan, paths: Paths, binary: Path, cert: ServerCert, password_fi
             "VCSIM_CLUSTER_HOSTS": str(plan.vsphere["cluster_hosts"]),
         },
         ready=lambda: https.is_ok(f"https://{listen}/about", paths.pki / "ca.pem"),
-        describe=f"https://{listen}/sdk (datacenter {plan.vsphere['datacenter']}, "
-        f"cluster {plan.vsphere['cluster']})",
+        describe=f"https://{listen}/sdk (datacenter {plan.vsphere['datacenter']}, cluster {plan.vsphere['cluster']})",
     )
 
 

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Install what the demo and the tests need, idempotently (a second run takes seconds):
+#   - Debian packages (apt-get, as root; only the missing ones are installed)
+#   - the virtualenv .venv from requirements-dev.txt (re-installed only when it changes)
+#   - ansible-test's offline pip bootstrap and its sanity virtualenvs (needs PyPI: outside the lab)
+#   - the lab's vcsim (rebuilt only when its inputs change)
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+DEB_PACKAGES=(
+    prometheus prometheus-alertmanager prometheus-node-exporter  # the PLG host (promtool, amtool too)
+    golang-go golang-github-vmware-govmomi-dev patch             # vcsim, built from Debian's source
+    iputils-ping iproute2 util-linux                             # probes, lab addresses, unshare/nsenter
+    python3-venv git openssl make ca-certificates shellcheck        # shellcheck: ansible-test sanity
+)
+
+missing=()
+for pkg in "${DEB_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "setup: missing Debian packages: ${missing[*]}" >&2
+        echo "setup: install them as root (apt-get install ${missing[*]}) or run this as root" >&2
+        exit 1
+    fi
+    echo "setup: installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+    echo "setup: $python is not Python 3.11 (ansible 12 / ansible-core 2.19 is pinned for it)" >&2
+    exit 1
+fi
+if [[ ! -x .venv/bin/python ]]; then
+    echo "setup: creating .venv"
+    "$python" -m venv .venv
+fi
+want="$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)"
+if [[ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$want" ]]; then
+    echo "setup: installing Python requirements into .venv"
+    .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+    echo "$want" > .venv/.requirements.sha256
+fi
+
+# ansible-test: the pip bootstrap it cannot download here, and its sanity virtualenvs, which
+# need PyPI and therefore must be made before the tests enter the isolated lab namespace.
+pip_version="$(.venv/bin/python - <<'PY'
+import re, pathlib, ansible_test
+src = pathlib.Path(ansible_test.__file__).parent / "_internal" / "python_requirements.py"
+print(re.search(r"pip='([0-9.]+)'", src.read_text()).group(1))
+PY
+)"
+mkdir -p ~/.ansible/test/cache
+cp tests/sanity/get_pip_offline.py ~/.ansible/test/cache/get_pip_"${pip_version//./_}".py
+sanity_stamp=.lab/build/sanity-venvs.sha256
+sanity_want="$(.venv/bin/ansible-test --version)"
+if [[ "$(cat "$sanity_stamp" 2>/dev/null)" != "$sanity_want" ]]; then
+    echo "setup: preparing ansible-test sanity virtualenvs (first time: a few minutes)"
+    tests/sanity/run.sh --prime-venvs >/dev/null
+    mkdir -p .lab/build && echo "$sanity_want" > "$sanity_stamp"
+fi
+
+lab/vcsim/build.sh
