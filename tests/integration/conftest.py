@@ -1,0 +1,105 @@
+"""The lab, started once per test session; helpers to run playbooks and read systems back.
+
+Integration tests run inside the lab's network namespace ('make test' runs the whole test
+command under 'lab/lab netns'); outside one they refuse to start rather than touch the network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import subprocess
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from labctl import netns
+from labctl.state import default_paths
+
+REPO = Path(__file__).resolve().parents[2]
+LAB = REPO / "lab" / "lab"
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/integration" in str(item.fspath):
+            item.add_marker(pytest.mark.lab)
+
+
+@dataclass
+class Lab:
+    info: dict
+    state: Path
+    ca: Path
+
+    @property
+    def vcenter_password(self) -> str:
+        return (self.state / "secrets" / "vcenter_password").read_text().strip()
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca))
+
+
+@pytest.fixture(scope="session")
+def lab():
+    problem = netns.isolation_problem()
+    if problem:
+        pytest.exit(f"integration tests run only inside the lab namespace ({problem}); use 'make test'", returncode=2)
+    up = subprocess.run([str(LAB), "up"], capture_output=True, text=True, check=False)
+    if up.returncode != 0:
+        subprocess.run([str(LAB), "down"], capture_output=True, check=False)
+        pytest.exit(f"the lab did not start:\n{up.stdout}{up.stderr}", returncode=3)
+    paths = default_paths()
+    try:
+        yield Lab(info=json.loads(paths.info.read_text()), state=paths.state, ca=paths.pki / "ca.pem")
+    finally:
+        subprocess.run([str(LAB), "down"], capture_output=True, check=False)
+
+
+@dataclass
+class PlaybookRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    result: dict | None  # the json callback's document
+
+    def task(self, name: str, host: str = "plg-lab") -> dict:
+        for play in (self.result or {}).get("plays", []):
+            for task in play["tasks"]:
+                if task["task"]["name"] == name:
+                    return task["hosts"][host]
+        raise KeyError(f"no task named {name!r} in the run")
+
+    @property
+    def stats(self) -> dict:
+        return (self.result or {}).get("stats", {})
+
+
+@pytest.fixture
+def run_playbook(lab, tmp_path):
+    """Run a playbook (a path, or the YAML text of one) against the lab inventory."""
+
+    def run(playbook: str | Path, *args: str, env: dict[str, str] | None = None) -> PlaybookRun:
+        if isinstance(playbook, str) and "\n" in playbook:
+            path = tmp_path / "playbook.yml"
+            path.write_text(textwrap.dedent(playbook))
+            playbook = path
+        full_env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", **(env or {})}
+        proc = subprocess.run(
+            [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "inventories/lab", str(playbook), *args],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            env=full_env,
+            check=False,
+            timeout=600,
+        )
+        try:
+            document = json.loads(proc.stdout)
+        except ValueError:
+            document = None
+        return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, document)
+
+    return run

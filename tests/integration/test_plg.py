@@ -1,0 +1,135 @@
+"""Prometheus, Alertmanager and node_exporter of the lab's PLG host: TLS, reload, textfile metrics."""
+
+import json
+import ssl
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+import yaml
+
+PROMETHEUS = "https://198.18.0.40:9090"
+ALERTMANAGER = "https://198.18.0.40:9093"
+NODE_EXPORTER = "https://198.18.0.40:9100"
+
+
+def request(lab, url, method="GET"):
+    req = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(req, context=lab.ssl_context(), timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def wait_for(predicate, timeout=30.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def test_endpoints_are_ready_over_tls_only(lab):
+    for url in (f"{PROMETHEUS}/-/ready", f"{ALERTMANAGER}/-/ready", f"{NODE_EXPORTER}/metrics"):
+        assert request(lab, url)[0] == 200, url
+    # Plain HTTP is answered with "Client sent an HTTP request to an HTTPS server".
+    with pytest.raises(urllib.error.HTTPError, match="400"):
+        urllib.request.urlopen("http://198.18.0.40:9090/-/ready", timeout=5).read()
+    # A client that does not trust the lab CA is refused: certificates are really checked.
+    system_store = ssl.create_default_context(cafile="/etc/ssl/certs/ca-certificates.crt")
+    with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+        urllib.request.urlopen(f"{PROMETHEUS}/-/ready", context=system_store, timeout=5).read()
+
+
+@pytest.fixture
+def prometheus_yml(lab):
+    path = lab.state / "plg" / "prometheus" / "prometheus.yml"
+    original = path.read_text()
+    yield path
+    path.write_text(original)
+    assert request(lab, f"{PROMETHEUS}/-/reload", "POST")[0] == 200
+
+
+def loaded_prometheus_config(lab) -> dict:
+    status, body = request(lab, f"{PROMETHEUS}/api/v1/status/config")
+    assert status == 200
+    return yaml.safe_load(json.loads(body)["data"]["yaml"])
+
+
+def test_prometheus_reloads_a_valid_config(lab, prometheus_yml):
+    config = yaml.safe_load(prometheus_yml.read_text())
+    config["global"]["external_labels"]["reload_probe"] = "valid"
+    prometheus_yml.write_text(yaml.safe_dump(config))
+
+    status, _body = request(lab, f"{PROMETHEUS}/-/reload", "POST")
+
+    assert status == 200
+    assert loaded_prometheus_config(lab)["global"]["external_labels"]["reload_probe"] == "valid"
+
+
+def test_prometheus_refuses_an_invalid_config_and_keeps_the_old_one(lab, prometheus_yml):
+    before = loaded_prometheus_config(lab)
+    prometheus_yml.write_text(prometheus_yml.read_text().replace("scrape_interval: 2s", "scrape_interval: banana"))
+
+    status, body = request(lab, f"{PROMETHEUS}/-/reload", "POST")
+
+    assert status == 500
+    assert "banana" in body
+    assert loaded_prometheus_config(lab) == before
+    assert request(lab, f"{PROMETHEUS}/-/ready")[0] == 200
+
+
+@pytest.fixture
+def alertmanager_yml(lab):
+    path = lab.state / "plg" / "alertmanager" / "alertmanager.yml"
+    original = path.read_text()
+    yield path
+    path.write_text(original)
+    assert request(lab, f"{ALERTMANAGER}/-/reload", "POST")[0] == 200
+
+
+def loaded_alertmanager_config(lab) -> dict:
+    status, body = request(lab, f"{ALERTMANAGER}/api/v2/status")
+    assert status == 200
+    return yaml.safe_load(json.loads(body)["config"]["original"])
+
+
+def test_alertmanager_reloads_a_valid_config(lab, alertmanager_yml):
+    config = yaml.safe_load(alertmanager_yml.read_text())
+    config["receivers"].append({"name": "reload-probe"})
+    alertmanager_yml.write_text(yaml.safe_dump(config))
+
+    assert request(lab, f"{ALERTMANAGER}/-/reload", "POST")[0] == 200
+    assert "reload-probe" in [r["name"] for r in loaded_alertmanager_config(lab)["receivers"]]
+
+
+def test_alertmanager_refuses_an_invalid_config_and_keeps_the_old_one(lab, alertmanager_yml):
+    before = loaded_alertmanager_config(lab)
+    config = yaml.safe_load(alertmanager_yml.read_text())
+    config["route"]["receiver"] = "nobody"
+    alertmanager_yml.write_text(yaml.safe_dump(config))
+
+    status, body = request(lab, f"{ALERTMANAGER}/-/reload", "POST")
+
+    assert status == 500
+    assert "nobody" in body
+    assert loaded_alertmanager_config(lab) == before
+
+
+def test_textfile_metrics_of_the_state_host_reach_prometheus(lab):
+    """What the collection will write on the state host is scraped, read back through PromQL."""
+    textfile = lab.state / "statehost" / "textfile" / "lab_probe.prom"
+    textfile.write_text("# HELP lab_probe_value A test value.\n# TYPE lab_probe_value gauge\nlab_probe_value 42\n")
+    try:
+
+        def scraped():
+            status, body = request(lab, f"{PROMETHEUS}/api/v1/query?query=lab_probe_value")
+            result = json.loads(body)["data"]["result"] if status == 200 else []
+            return bool(result) and result[0]["value"][1] == "42" and result[0]["metric"]["job"] == "plg-node"
+
+        wait_for(scraped, what="lab_probe_value in Prometheus")
+    finally:
+        textfile.unlink()
