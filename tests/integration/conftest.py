@@ -68,7 +68,8 @@ class PlaybookRun:
     def task(self, name: str, host: str = "plg-lab") -> dict:
         for play in (self.result or {}).get("plays", []):
             for task in play["tasks"]:
-                if task["task"]["name"] == name:
+                # Role tasks are named "<role> : <task>" by ansible.
+                if task["task"]["name"] == name or task["task"]["name"].endswith(f" : {name}"):
                     return task["hosts"][host]
         raise KeyError(f"no task named {name!r} in the run")
 

@@ -1,0 +1,29 @@
+"""Every molecule scenario converges, is idempotent and verifies against the lab."""
+
+import os
+import subprocess
+
+import pytest
+from conftest import REPO
+
+SCENARIOS = sorted(p.parent.name for p in (REPO / "extensions" / "molecule").glob("*/molecule.yml"))
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_scenario(lab, scenario):
+    env = {**os.environ, "PATH": f"{REPO / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}", "NO_COLOR": "1"}
+    run = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "molecule"), "test", "-s", scenario],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=900,
+    )
+    assert run.returncode == 0, (run.stdout + run.stderr)[-5000:]
+
+
+def test_there_is_a_scenario_for_every_role():
+    roles = sorted(p.name for p in (REPO / "roles").iterdir() if (p / "tasks" / "main.yml").exists())
+    assert roles and set(roles) <= set(SCENARIOS), f"roles without a molecule scenario: {set(roles) - set(SCENARIOS)}"
