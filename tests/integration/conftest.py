@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from labctl import netns
-from labctl.state import default_paths
+from labctl.state import client_environment, default_paths
 
 REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / "lab" / "lab"
@@ -52,6 +52,7 @@ def lab():
         subprocess.run([str(LAB), "down"], capture_output=True, check=False)
         pytest.exit(f"the lab did not start:\n{up.stdout}{up.stderr}", returncode=3)
     paths = default_paths()
+    os.environ.update(client_environment(paths))  # now with this run's vault password file
     try:
         yield Lab(info=json.loads(paths.info.read_text()), state=paths.state, ca=paths.pki / "ca.pem")
     finally:

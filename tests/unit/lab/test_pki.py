@@ -42,7 +42,7 @@ def test_tls_handshake_validates_against_the_ca_and_fails_without_it(tmp_path):
     port = listener.getsockname()[1]
 
     def serve(count):
-        for _ in range(count):
+        for _attempt in range(count):
             conn, _addr = listener.accept()
             try:
                 with server_ctx.wrap_socket(conn, server_side=True):

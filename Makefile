@@ -1,0 +1,59 @@
+# danacloud.vm_autoscale - the two commands of the README, and the pieces they are made of.
+#
+#   make demo   bring the lab up, show what runs where, run the first playbook, tear it down
+#   make test   lint, sanity, unit, integration and molecule tests, all inside the lab namespace
+#
+# Both install what they need first (lab/setup.sh: Debian packages as root, .venv, vcsim),
+# idempotently: the second call skips straight to the work.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV_BIN := $(CURDIR)/.venv/bin
+export PATH := $(VENV_BIN):$(PATH)
+
+.PHONY: help deps demo test lint sanity unit integration lab-up lab-down lab-shell lab-status clean
+
+help:
+	@sed -n '2,7p' Makefile | sed 's/^# \{0,1\}//'
+
+deps:
+	@lab/setup.sh
+
+demo: deps
+	@lab/lab run -- lab/demo.sh
+
+# The whole test command runs inside a fresh, isolated network namespace: nothing a test
+# does can send a packet off this machine. The integration tests start the lab once.
+test: deps
+	@start=$$(date +%s); \
+	lab/lab netns -- $(MAKE) --no-print-directory lint sanity unit integration; rc=$$?; \
+	echo "make test: exit $$rc after $$(( $$(date +%s) - start ))s"; exit $$rc
+
+lint:
+	ruff check .
+	ruff format --check .
+	ansible-lint
+	antsibull-changelog lint
+
+sanity:
+	tests/sanity/run.sh
+
+unit:
+	pytest tests/unit
+
+integration:
+	pytest tests/integration
+
+lab-up: deps
+	@lab/lab up
+
+lab-down:
+	@lab/lab down
+
+lab-shell:
+	@lab/lab shell
+
+lab-status:
+	@lab/lab status
+
+clean: lab-down
+	rm -rf .lab tests/output .pytest_cache .ruff_cache
