@@ -46,7 +46,7 @@ cp "$here/main.go" "$scratch/src/vmautoscale-vcsim/main.go"
 mkdir -p "$out"
 (
     cd "$scratch/src/vmautoscale-vcsim"
-    GO111MODULE=off GOPATH="$scratch" GOCACHE="$repo/.lab/build/go-cache" \
+    GO111MODULE=off GOPATH="$scratch" GOCACHE="${GOCACHE:-$repo/.lab/build/go-cache}" \
         go build -trimpath -o "$out/vcsim.new" .
 ) || { echo "build-vcsim: go build failed" >&2; exit 1; }
 mv -f "$out/vcsim.new" "$out/vcsim"

@@ -44,19 +44,36 @@ def test_endpoints_are_ready_over_tls_only(lab):
         urllib.request.urlopen(f"{PROMETHEUS}/-/ready", context=system_store, timeout=5).read()
 
 
-@pytest.fixture
-def prometheus_yml(lab):
-    path = lab.state / "plg" / "prometheus" / "prometheus.yml"
+def reloadable(lab, path, base_url):
+    """Yield a daemon's config file; afterwards put the original back and reload it."""
     original = path.read_text()
     yield path
     path.write_text(original)
-    assert request(lab, f"{PROMETHEUS}/-/reload", "POST")[0] == 200
+    assert request(lab, f"{base_url}/-/reload", "POST")[0] == 200
+
+
+def loaded_config(lab, url, extract) -> dict:
+    status, body = request(lab, url)
+    assert status == 200
+    return yaml.safe_load(extract(json.loads(body)))
+
+
+@pytest.fixture
+def prometheus_yml(lab):
+    yield from reloadable(lab, lab.state / "plg" / "prometheus" / "prometheus.yml", PROMETHEUS)
+
+
+@pytest.fixture
+def alertmanager_yml(lab):
+    yield from reloadable(lab, lab.state / "plg" / "alertmanager" / "alertmanager.yml", ALERTMANAGER)
 
 
 def loaded_prometheus_config(lab) -> dict:
-    status, body = request(lab, f"{PROMETHEUS}/api/v1/status/config")
-    assert status == 200
-    return yaml.safe_load(json.loads(body)["data"]["yaml"])
+    return loaded_config(lab, f"{PROMETHEUS}/api/v1/status/config", lambda doc: doc["data"]["yaml"])
+
+
+def loaded_alertmanager_config(lab) -> dict:
+    return loaded_config(lab, f"{ALERTMANAGER}/api/v2/status", lambda doc: doc["config"]["original"])
 
 
 def test_prometheus_reloads_a_valid_config(lab, prometheus_yml):
@@ -80,21 +97,6 @@ def test_prometheus_refuses_an_invalid_config_and_keeps_the_old_one(lab, prometh
     assert "banana" in body
     assert loaded_prometheus_config(lab) == before
     assert request(lab, f"{PROMETHEUS}/-/ready")[0] == 200
-
-
-@pytest.fixture
-def alertmanager_yml(lab):
-    path = lab.state / "plg" / "alertmanager" / "alertmanager.yml"
-    original = path.read_text()
-    yield path
-    path.write_text(original)
-    assert request(lab, f"{ALERTMANAGER}/-/reload", "POST")[0] == 200
-
-
-def loaded_alertmanager_config(lab) -> dict:
-    status, body = request(lab, f"{ALERTMANAGER}/api/v2/status")
-    assert status == 200
-    return yaml.safe_load(json.loads(body)["config"]["original"])
 
 
 def test_alertmanager_reloads_a_valid_config(lab, alertmanager_yml):

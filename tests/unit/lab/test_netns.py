@@ -21,16 +21,20 @@ def test_refuses_the_hosts_namespace_even_with_only_lo(monkeypatch):
     assert "host's network namespace" in netns.isolation_problem()
 
 
-def test_accepts_a_fresh_namespace():
-    """A child made with unshare_argv() is isolated by both tests (this runs it for real)."""
-    code = "import sys; from labctl import netns; p = netns.isolation_problem(); print(p); sys.exit(p is not None)"
-    result = subprocess.run(
-        netns.unshare_argv() + [sys.executable, "-c", code],
+def in_fresh_namespace(script: str) -> subprocess.CompletedProcess:
+    """Run a Python script in a new network namespace made with unshare_argv(), for real."""
+    return subprocess.run(
+        netns.unshare_argv() + [sys.executable, "-c", script],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": os.path.join(os.path.dirname(__file__), "../../../lab")},
         check=False,
     )
+
+
+def test_accepts_a_fresh_namespace():
+    code = "import sys; from labctl import netns; p = netns.isolation_problem(); print(p); sys.exit(p is not None)"
+    result = in_fresh_namespace(code)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -43,13 +47,8 @@ def test_configure_loopback_adds_each_address_once():
         "print(subprocess.run(['ip', '-o', '-4', 'addr', 'show', 'dev', 'lo'], capture_output=True, text=True).stdout)\n"
         "print('ping', subprocess.run(['ping', '-c1', '-W1', '198.18.0.11'], capture_output=True).returncode)\n"
     )
-    result = subprocess.run(
-        netns.unshare_argv() + [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": os.path.join(os.path.dirname(__file__), "../../../lab")},
-        check=True,
-    )
+    result = in_fresh_namespace(script)
+    assert result.returncode == 0, result.stderr
     assert result.stdout.count("198.18.0.10/32") == 1
     assert "198.18.0.40/32" in result.stdout
     assert "ping 0" not in result.stdout  # 198.18.0.11 is not ours: no answer
