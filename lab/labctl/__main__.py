@@ -22,8 +22,16 @@ import time
 from . import netns, plg, vcsim
 from .pki import LabCA
 from .plan import load_plan
-from .procs import StartError, Supervisor, proc_start_time
-from .state import Paths, SecretsError, client_environment, default_paths, fresh_state, generate_secrets
+from .procs import StartError, Supervisor
+from .state import (
+    Paths,
+    SecretsError,
+    client_environment,
+    default_paths,
+    fresh_state,
+    generate_secrets,
+    remove_secrets,
+)
 
 
 class LabError(RuntimeError):
@@ -45,26 +53,22 @@ def _raise_interrupt(signum, _frame):
 # the holder's when 'up' exits, and the holder reaps them when 'lab/lab down' stops them.
 
 
+HOLDER = "netns-holder"
+
+
+def _holders(paths: Paths) -> Supervisor:
+    # Under .lab/run, not the state folder: every 'up' starts from an empty state folder.
+    return Supervisor(paths.root)
+
+
 def _holder(paths: Paths) -> dict | None:
-    try:
-        record = json.loads(paths.holder.read_text())
-    except (OSError, ValueError):
-        return None
-    return record if proc_start_time(record["pid"]) == record["start_time"] else None
+    return next((r for r in _holders(paths).running() if r["name"] == HOLDER), None)
 
 
 def _stop_holder(paths: Paths) -> None:
-    record = _holder(paths)
-    if record:
-        os.kill(record["pid"], signal.SIGTERM)
-        deadline = time.monotonic() + 5
-        while proc_start_time(record["pid"]) == record["start_time"] and time.monotonic() < deadline:
-            try:
-                os.waitpid(record["pid"], os.WNOHANG)
-            except ChildProcessError:
-                pass
-            time.sleep(0.02)
-    paths.holder.unlink(missing_ok=True)
+    holders = _holders(paths)
+    for record in holders.records():
+        holders.stop(record, timeout=5)
 
 
 def cmd_hold(paths: Paths) -> int:
@@ -74,13 +78,12 @@ def cmd_hold(paths: Paths) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for 'up', which cleans up after itself
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    status_file = paths.root / "netns-holder.status"
     up = subprocess.Popen(
         [sys.executable, "-m", "labctl", "up"],
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
     )
     code = netns.wait_reaping(up.pid)
-    status_file.write_text(str(code))
+    paths.holder_status.write_text(str(code))
     if code != 0:
         return code
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -137,17 +140,19 @@ def _up_inside(paths: Paths) -> int:
         files = plg.write_configs(plan, paths, plg_cert)
 
         components = []
-        for daemon in [vcsim.daemon(plan, paths, binary, vc_cert, secrets["vcenter_password"])] + plg.daemons(
-            plan, paths, files
-        ):
+
+        def start(daemon) -> None:
             mark = time.monotonic()
             pid = supervisor.start(daemon)
             timings[f"{daemon.name}_ready_s"] = round(time.monotonic() - mark, 2)
             components.append({"name": daemon.name, "pid": pid, "where": daemon.describe})
-            if daemon.name == "vcsim":
-                mark = time.monotonic()
-                seeded = vcsim.seed(plan, paths, secrets["vcenter_password"])
-                timings["vcsim_seed_s"] = round(time.monotonic() - mark, 2)
+
+        start(vcsim.daemon(plan, paths, binary, vc_cert, secrets["vcenter_password"]))
+        mark = time.monotonic()
+        seeded = vcsim.seed(plan, paths, secrets["vcenter_password"])
+        timings["vcsim_seed_s"] = round(time.monotonic() - mark, 2)
+        for daemon in plg.daemons(plan, paths, files):
+            start(daemon)
 
         timings["total_s"] = round(time.monotonic() - started, 2)
         info = {
@@ -188,25 +193,24 @@ def cmd_up(paths: Paths) -> int:
     if _holder(paths):
         raise LabError("a lab is already running from this checkout; run 'lab/lab down' first")
     paths.root.mkdir(parents=True, exist_ok=True)
-    status_file = paths.root / "netns-holder.status"
-    status_file.unlink(missing_ok=True)
+    paths.holder_status.unlink(missing_ok=True)
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # 'up' handles Ctrl-C and cleans up
     try:
         holder = subprocess.Popen(
             netns.unshare_argv() + [sys.executable, "-m", "labctl", "_hold"], stdin=subprocess.DEVNULL
         )
-        paths.holder.write_text(json.dumps({"pid": holder.pid, "start_time": proc_start_time(holder.pid)}))
-        while not status_file.exists():
+        _holders(paths).record(HOLDER, holder.pid, "labctl _hold")
+        while not paths.holder_status.exists():
             if holder.poll() is not None:
-                paths.holder.unlink(missing_ok=True)
+                _stop_holder(paths)  # only forgets the record: it has exited
                 return holder.returncode or 1
             time.sleep(0.1)
-        code = int(status_file.read_text() or 1)
+        code = int(paths.holder_status.read_text() or 1)
     finally:
         signal.signal(signal.SIGINT, previous)
     if code != 0:
         holder.wait()
-        paths.holder.unlink(missing_ok=True)
+        _stop_holder(paths)
     return code
 
 
@@ -219,9 +223,7 @@ def cmd_down(paths: Paths) -> int:
     for name, pid, outcome in stopped:
         _say(f"{name} (pid {pid}) {outcome}")
     _stop_holder(paths)
-    # The secrets were for this run only.
-    for secret in (paths.secrets / "vcenter_password", paths.secrets / "vault-password", paths.vault_file):
-        secret.unlink(missing_ok=True)
+    remove_secrets(paths)
     _say("down" if stopped else "down (nothing was running)")
     return 0
 
@@ -262,8 +264,6 @@ def _client_env(paths: Paths) -> dict[str, str]:
 
 
 def cmd_exec(paths: Paths, argv: list[str]) -> int:
-    if not argv:
-        raise LabError("nothing to run: lab/lab exec -- COMMAND [ARGS...]")
     env = _client_env(paths)
     if netns.isolation_problem() is None:
         return _run_uninterrupted(argv, env)
@@ -273,17 +273,19 @@ def cmd_exec(paths: Paths, argv: list[str]) -> int:
     return _run_uninterrupted(netns.nsenter_argv(holder["pid"]) + argv, env)
 
 
-def _inside_fresh_namespace(argv: list[str]) -> int:
-    """Re-run ourselves with argv in a new, empty network namespace."""
-    return _run_uninterrupted(netns.unshare_argv() + [sys.executable, "-m", "labctl"] + argv)
+def _isolated(command: str, argv: list[str]) -> int | None:
+    """Outside an isolated namespace: re-run 'command -- argv' in a fresh one and return its
+    status. Inside one: bring lo up and return None, for the caller to go on here."""
+    if netns.isolation_problem() is not None:
+        return _run_uninterrupted(netns.unshare_argv() + [sys.executable, "-m", "labctl", command, "--"] + argv)
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    return None
 
 
 def cmd_netns(paths: Paths, argv: list[str]) -> int:
-    if not argv:
-        raise LabError("nothing to run: lab/lab netns -- COMMAND [ARGS...]")
-    if netns.isolation_problem() is not None:
-        return _inside_fresh_namespace(["netns", "--"] + argv)
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    code = _isolated("netns", argv)
+    if code is not None:
+        return code
     try:
         return _run_uninterrupted(argv, _client_env(paths))
     finally:
@@ -302,11 +304,9 @@ def _stop_leftovers(paths: Paths) -> None:
 
 
 def cmd_run(paths: Paths, argv: list[str]) -> int:
-    if not argv:
-        raise LabError("nothing to run: lab/lab run -- COMMAND [ARGS...]")
-    if netns.isolation_problem() is not None:
-        return _inside_fresh_namespace(["run", "--"] + argv)
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    code = _isolated("run", argv)
+    if code is not None:
+        return code
     try:
         code = _up_inside(paths)
         if code != 0:
@@ -331,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         rest = rest[1:]
     paths = default_paths()
     try:
+        if args.command in ("exec", "netns", "run") and not rest:
+            raise LabError(f"nothing to run: lab/lab {args.command} -- COMMAND [ARGS...]")
         if args.command == "up":
             return cmd_up(paths)
         if args.command == "_hold":

@@ -40,6 +40,14 @@ class Paths:
         return self.state / "secrets"
 
     @property
+    def vcenter_password_file(self) -> Path:
+        return self.secrets / "vcenter_password"
+
+    @property
+    def vault_password_file(self) -> Path:
+        return self.secrets / "vault-password"
+
+    @property
     def plg(self) -> Path:
         return self.state / "plg"
 
@@ -52,8 +60,9 @@ class Paths:
         return self.state / "lab.json"
 
     @property
-    def holder(self) -> Path:
-        return self.root / "netns-holder.json"
+    def holder_status(self) -> Path:
+        """Where the namespace holder writes the exit status of the 'up' it ran."""
+        return self.root / "netns-holder.status"
 
     @property
     def vault_file(self) -> Path:
@@ -90,8 +99,8 @@ def generate_secrets(paths: Paths, vcenter_username: str) -> dict[str, Path]:
     vault password that exists only in the state folder; 'lab/lab exec' exports
     ANSIBLE_VAULT_PASSWORD_FILE so playbooks read it as they would in production.
     """
-    vcenter_password = paths.secrets / "vcenter_password"
-    vault_password = paths.secrets / "vault-password"
+    vcenter_password = paths.vcenter_password_file
+    vault_password = paths.vault_password_file
     _write_secret(vcenter_password, secrets.token_urlsafe(24))
     _write_secret(vault_password, secrets.token_urlsafe(32))
     plaintext = (
@@ -117,6 +126,12 @@ def generate_secrets(paths: Paths, vcenter_username: str) -> dict[str, Path]:
     return {"vcenter_password": vcenter_password, "vault_password": vault_password}
 
 
+def remove_secrets(paths: Paths) -> None:
+    """The secrets were for one run only: delete them, and the vault file they open."""
+    for secret in (paths.vcenter_password_file, paths.vault_password_file, paths.vault_file):
+        secret.unlink(missing_ok=True)
+
+
 def client_environment(paths: Paths) -> dict[str, str]:
     """What a client of the lab (ansible-playbook, pytest, a shell) needs in its environment."""
     ca = str(paths.pki / "ca.pem")
@@ -128,7 +143,7 @@ def client_environment(paths: Paths) -> dict[str, str]:
         "F5_TELEMETRY_OFF": "true",
         "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
     }
-    vault_password = paths.secrets / "vault-password"
+    vault_password = paths.vault_password_file
     # Only while a lab runs: ansible refuses to start when the named file is missing.
     if vault_password.exists():
         env["ANSIBLE_VAULT_PASSWORD_FILE"] = str(vault_password)
