@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from . import netns, plg, vcsim
+from . import emulators, netns, plg, vcsim
 from .pki import LabCA
 from .plan import load_plan
 from .procs import StartError, Supervisor
@@ -136,7 +136,16 @@ def _up_inside(paths: Paths) -> int:
         ca.create()
         vc_cert = ca.issue("vcenter", ["vcenter.lab.invalid"], [plan.vcenter["address"]])
         plg_cert = ca.issue("plg", ["plg.lab.invalid"], [plan.plg["address"]])
-        secrets = generate_secrets(paths, plan.vsphere["username"])
+        f5_names, f5_addresses = emulators.f5_certificate_names(plan)
+        f5_cert = ca.issue("f5", f5_names, f5_addresses)
+        secrets = generate_secrets(
+            paths,
+            {
+                "vault_vcenter_username": plan.vsphere["username"],
+                "vault_f5_username": plan.f5["username"],
+                "vault_jenkins_username": plan.jenkins["username"],
+            },
+        )
         files = plg.write_configs(plan, paths, plg_cert)
 
         components = []
@@ -153,6 +162,7 @@ def _up_inside(paths: Paths) -> int:
         timings["vcsim_seed_s"] = round(time.monotonic() - mark, 2)
         for daemon in plg.daemons(plan, paths, files):
             start(daemon)
+        start(emulators.f5_daemon(plan, paths, f5_cert, secrets["f5_password"]))
 
         timings["total_s"] = round(time.monotonic() - started, 2)
         info = {

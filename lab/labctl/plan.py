@@ -52,8 +52,33 @@ class Plan:
     def monitoring(self) -> dict[str, Any]:
         return self.raw["monitoring"]
 
+    @property
+    def f5(self) -> dict[str, Any]:
+        return self.raw["infrastructure"]["f5"]
+
+    @property
+    def jenkins(self) -> dict[str, Any]:
+        return self.raw["infrastructure"]["jenkins"]
+
+    @property
+    def guests(self) -> dict[str, Any]:
+        return self.raw["guests"]
+
     def infrastructure_addresses(self) -> list[str]:
-        return sorted({part["address"] for part in self.raw["infrastructure"].values()})
+        found: set[str] = set()
+
+        def walk(node: Any) -> None:
+            if isinstance(node, dict):
+                if "address" in node:
+                    found.add(node["address"])
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+
+        walk(self.raw["infrastructure"])
+        return sorted(found)
 
 
 def _service_from_host_vars(path: Path) -> Service:

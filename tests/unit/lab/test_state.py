@@ -17,7 +17,7 @@ def make_paths(tmp_path: Path) -> Paths:
 def test_vault_file_is_encrypted_and_opens_with_the_runs_password(tmp_path):
     paths = make_paths(tmp_path)
     paths.state.mkdir(parents=True)
-    created = generate_secrets(paths, "administrator@vsphere.local")
+    created = generate_secrets(paths, {"vault_vcenter_username": "administrator@vsphere.local"})
 
     password = created["vcenter_password"].read_text().strip()
     vault_text = paths.vault_file.read_text()
@@ -33,14 +33,19 @@ def test_vault_file_is_encrypted_and_opens_with_the_runs_password(tmp_path):
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )  # fmt: skip
     data = yaml.safe_load(view.stdout)
-    assert data == {"vault_vcenter_username": "administrator@vsphere.local", "vault_vcenter_password": password}
+    assert data["vault_vcenter_username"] == "administrator@vsphere.local"
+    assert data["vault_vcenter_password"] == password
+    for name in ("f5_password", "jenkins_password", "jenkins_api_token"):
+        secret = created[name].read_text().strip()
+        assert data[f"vault_{name}"] == secret
+        assert secret not in vault_text
 
 
 def test_every_run_gets_new_secrets(tmp_path):
     paths = make_paths(tmp_path)
     paths.state.mkdir(parents=True)
-    first = generate_secrets(paths, "u")["vcenter_password"].read_text()
-    second = generate_secrets(paths, "u")["vcenter_password"].read_text()
+    first = generate_secrets(paths, {})["vcenter_password"].read_text()
+    second = generate_secrets(paths, {})["vcenter_password"].read_text()
     assert first != second
 
 

@@ -1,0 +1,1 @@
+"""The lab's F5 BIG-IP HA pair: an iControl REST emulator (see docs/lab.md)."""

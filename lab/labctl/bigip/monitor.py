@@ -1,0 +1,165 @@
+"""Health monitors that really probe pool members, as BIG-IP's http/https/tcp/gateway_icmp do.
+
+Each device monitors its own members. A probe runs every ``interval`` seconds of the monitor;
+a member is ``up`` as soon as a probe succeeds, and ``down`` once no probe has succeeded for
+``timeout`` seconds (BIG-IP's rule; before that a new member reads ``checking``). An HTTP
+monitor sends its ``send`` string (``\\r\\n`` escapes as BIG-IP writes them) and, when ``recv``
+is set, searches the answer for it; without ``recv`` any answer marks the member up - exactly
+why production monitors should set one.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from .model import split_member_name
+
+READ_LIMIT = 5120  # BIG-IP matches recv against the first 5120 bytes
+
+
+def _decode_send(send: str) -> bytes:
+    return send.replace("\\r", "\r").replace("\\n", "\n").encode("latin-1", errors="replace")
+
+
+def _target(settings: dict, address: str, port: int) -> tuple[str, int]:
+    destination = settings.get("destination") or "*:*"
+    host, _, dport = destination.rpartition(":")
+    return (address if host in ("*", "") else host), (port if dport in ("*", "") else int(dport))
+
+
+def probe(settings: dict, address: str, port: int) -> bool:
+    """One probe of one monitor against one member; True when the member answers as expected."""
+    mtype = settings.get("type", "http")
+    host, port = _target(settings, address.split("%", 1)[0], port)
+    wait = max(0.5, min(float(settings.get("timeout", 16)), 3.0))
+    if mtype == "gateway-icmp":
+        return subprocess.run(["ping", "-c", "1", "-W", "1", host], capture_output=True, check=False).returncode == 0
+    try:
+        with socket.create_connection((host, port), timeout=wait) as raw:
+            conn = raw
+            if mtype == "https":
+                context = ssl.create_default_context()
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE  # BIG-IP's https monitor does not validate the server
+                conn = context.wrap_socket(raw, server_hostname=host)
+            send = settings.get("send") or ("GET /\\r\\n" if mtype in ("http", "https") else "")
+            recv = settings.get("recv") or ""
+            if not send and not recv:
+                return True  # a plain tcp monitor: the connection is the check
+            if send:
+                conn.sendall(_decode_send(send))
+            answer = b""
+            conn.settimeout(wait)
+            while len(answer) < READ_LIMIT:
+                chunk = conn.recv(READ_LIMIT - len(answer))
+                if not chunk:
+                    break
+                answer += chunk
+                if recv and re.search(recv, answer.decode("latin-1")):
+                    return True
+            if recv:
+                return bool(re.search(recv, answer.decode("latin-1")))
+            return bool(answer)
+    except (OSError, ssl.SSLError):
+        return False
+
+
+class HealthMonitor:
+    """Schedules probes for every monitored member of every device and folds their results."""
+
+    def __init__(self, cluster) -> None:
+        self.cluster = cluster
+        self._results: dict[tuple, dict] = {}  # (device, pool, member, monitor) -> last probe
+        self._in_flight: set[tuple] = set()
+        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="monitor")
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        threading.Thread(target=self._loop, name="health-monitor", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.25):
+            now = time.time()
+            with self.cluster.lock:
+                jobs = self._due(now)
+                self._fold(now)
+            for key, settings, address, port in jobs:
+                self._in_flight.add(key)
+                self._pool.submit(self._run, key, settings, address, port)
+
+    def _due(self, now: float) -> list:
+        jobs = []
+        live = set()
+        for device in self.cluster.devices.values():
+            for pool_path, members in device.config["members"].items():
+                for member_path, member in members.items():
+                    names, _ = device.member_rule(pool_path, member)
+                    address = device.member_address(member)
+                    port = split_member_name(member["name"])[1]
+                    for name in names:
+                        key = (device.name, pool_path, member_path, name)
+                        live.add(key)
+                        settings = device.monitor_settings(name)
+                        last = self._results.get(key, {})
+                        interval = float(settings.get("interval", 5))
+                        if key not in self._in_flight and now - last.get("probed", 0) >= interval:
+                            jobs.append((key, settings, address, port))
+        for key in set(self._results) - live:
+            del self._results[key]
+        return jobs
+
+    def _run(self, key: tuple, settings: dict, address: str, port: int) -> None:
+        try:
+            ok = probe(settings, address, port)
+        finally:
+            self._in_flight.discard(key)
+        with self.cluster.lock:
+            result = self._results.setdefault(key, {"last_ok": None})
+            result["probed"] = time.time()
+            result["ok"] = ok
+            if ok:
+                result["last_ok"] = result["probed"]
+
+    def _monitor_state(self, device, key: tuple, since: float, now: float) -> str:
+        result = self._results.get(key)
+        if result is None or "ok" not in result:
+            return "checking"
+        if result["ok"]:
+            return "up"
+        timeout = float(device.monitor_settings(key[3]).get("timeout", 16))
+        reference = result["last_ok"] or since
+        return "down" if now - reference >= timeout else ("up" if result["last_ok"] else "checking")
+
+    def _fold(self, now: float) -> None:
+        for device in self.cluster.devices.values():
+            for pool_path, members in device.config["members"].items():
+                for member_path, member in members.items():
+                    names, quorum = device.member_rule(pool_path, member)
+                    if not names:
+                        continue
+                    health = device.health.setdefault(
+                        (pool_path, member_path), {"status": "checking", "since": now, "last_ok": None}
+                    )
+                    states = [
+                        self._monitor_state(device, (device.name, pool_path, member_path, n), health["since"], now)
+                        for n in names
+                    ]
+                    need = len(names) if quorum is None else quorum
+                    ups = states.count("up")
+                    if ups >= need:
+                        status = "up"
+                    elif ups + states.count("checking") < need:
+                        status = "down"
+                    else:
+                        status = "checking"
+                    health["status"] = status

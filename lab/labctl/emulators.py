@@ -1,0 +1,92 @@
+"""How the lab starts its emulators: the F5 pair, Jenkins, and the guest simulator.
+
+Each runs as its own Python process (``python -m labctl.<name> CONFIG.json``) supervised like the
+real daemons, with its configuration written to the state folder (mode 0600: it names secret
+files) and a control socket at ``<state>/<name>/control.sock``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import https
+from .httpd import ControlError, control
+from .pki import ServerCert
+from .plan import Plan
+from .procs import Daemon
+from .state import Paths, client_environment
+
+
+def control_socket(paths: Paths, name: str) -> Path:
+    return paths.state / name / "control.sock"
+
+
+def _write_config(paths: Paths, name: str, config: dict) -> Path:
+    folder = paths.state / name
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "config.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(config, out, indent=2)
+    return path
+
+
+def _module_daemon(paths: Paths, name: str, module: str, config: Path, *, ready, describe: str, env=None) -> Daemon:
+    return Daemon(
+        name=name,
+        argv=[sys.executable, "-m", f"labctl.{module}", str(config)],
+        env={"PYTHONPATH": str(paths.repo / "lab"), "PYTHONUNBUFFERED": "1", **(env or {})},
+        ready=ready,
+        describe=describe,
+    )
+
+
+def _control_ready(socket_path: Path, path: str):
+    def ready() -> bool:
+        try:
+            control(socket_path, "GET", path, timeout=2)
+        except ControlError:
+            return False
+        return True
+
+    return ready
+
+
+def f5_daemon(plan: Plan, paths: Paths, cert: ServerCert, password_file: Path) -> Daemon:
+    f5 = plan.f5
+    socket_path = control_socket(paths, "f5")
+    config = _write_config(paths, "f5", {
+        "version": f5["version"],
+        "device_group": f5["device_group"],
+        "username": f5["username"],
+        "password_file": str(password_file),
+        "devices": f5["devices"],
+        "cert": str(cert.cert),
+        "key": str(cert.key),
+        "state_dir": str(paths.state / "f5"),
+        "control_socket": str(socket_path),
+    })  # fmt: skip
+    ca = paths.pki / "ca.pem"
+
+    def ready() -> bool:
+        # Every device answers (401 without credentials, as a real one does) and the control socket is up.
+        return (
+            all(https.get(f"https://{d['address']}:{d['port']}/mgmt/tm/sys", ca)[0] == 401 for d in f5["devices"])
+            and _control_ready(socket_path, "/devices")()
+        )
+
+    where = ", ".join(f"{d['name']} https://{d['address']}:{d['port']}/mgmt/tm" for d in f5["devices"])
+    return _module_daemon(paths, "f5", "bigip", config, ready=ready, describe=f"{where} (control: {socket_path})")
+
+
+def f5_certificate_names(plan: Plan) -> tuple[list[str], list[str]]:
+    devices = plan.f5["devices"]
+    return [d["hostname"] for d in devices], [d["address"] for d in devices]
+
+
+def client_env_for_builds(paths: Paths) -> dict[str, str]:
+    """What a Jenkins agent of the lab has in its environment (the lab's client environment)."""
+    return client_environment(paths)
