@@ -138,6 +138,7 @@ def _up_inside(paths: Paths) -> int:
         plg_cert = ca.issue("plg", ["plg.lab.invalid"], [plan.plg["address"]])
         f5_names, f5_addresses = emulators.f5_certificate_names(plan)
         f5_cert = ca.issue("f5", f5_names, f5_addresses)
+        jenkins_cert = ca.issue("jenkins", ["jenkins.lab.invalid"], [plan.jenkins["address"]])
         secrets = generate_secrets(
             paths,
             {
@@ -163,6 +164,12 @@ def _up_inside(paths: Paths) -> int:
         for daemon in plg.daemons(plan, paths, files):
             start(daemon)
         start(emulators.f5_daemon(plan, paths, f5_cert, secrets["f5_password"]))
+        start(
+            emulators.jenkins_daemon(
+                plan, paths, jenkins_cert, secrets["jenkins_password"], secrets["jenkins_api_token"]
+            )
+        )
+        start(emulators.guests_daemon(plan, paths, secrets["vcenter_password"]))
 
         timings["total_s"] = round(time.monotonic() - started, 2)
         info = {

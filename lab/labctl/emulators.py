@@ -87,6 +87,61 @@ def f5_certificate_names(plan: Plan) -> tuple[list[str], list[str]]:
     return [d["hostname"] for d in devices], [d["address"] for d in devices]
 
 
-def client_env_for_builds(paths: Paths) -> dict[str, str]:
-    """What a Jenkins agent of the lab has in its environment (the lab's client environment)."""
-    return client_environment(paths)
+def jenkins_daemon(plan: Plan, paths: Paths, cert: ServerCert, password_file: Path, token_file: Path) -> Daemon:
+    jenkins = plan.jenkins
+    socket_path = control_socket(paths, "jenkins")
+    url = (
+        f"https://{jenkins['address']}:{jenkins['port']}/"
+        if jenkins["port"] != 443
+        else f"https://{jenkins['address']}/"
+    )
+    # A build runs with what a Jenkins agent of the lab has: the lab's client environment.
+    build_env = {k: v for k, v in client_environment(paths).items() if k != "ANSIBLE_VAULT_PASSWORD_FILE"}
+    config = _write_config(paths, "jenkins", {
+        "url": url,
+        "address": jenkins["address"],
+        "port": jenkins["port"],
+        "username": jenkins["username"],
+        "password_file": str(password_file),
+        "api_token_file": str(token_file),
+        "quiet_period": jenkins["quiet_period"],
+        "executors": jenkins["executors"],
+        "home": str(paths.state / "jenkins"),
+        "cert": str(cert.cert),
+        "key": str(cert.key),
+        "control_socket": str(socket_path),
+        "build_env": build_env,
+    })  # fmt: skip
+    ca = paths.pki / "ca.pem"
+
+    def ready() -> bool:
+        return https.get(f"{url}api/json", ca)[0] == 403 and _control_ready(socket_path, "/status")()
+
+    return _module_daemon(paths, "jenkins", "jenkins", config, ready=ready, describe=f"{url} (control: {socket_path})")
+
+
+def guests_daemon(plan: Plan, paths: Paths, password_file: Path) -> Daemon:
+    socket_path = control_socket(paths, "guests")
+    config = _write_config(paths, "guests", {
+        "vcenter": {
+            "address": plan.vcenter["address"],
+            "port": plan.vcenter["port"],
+            "username": plan.vsphere["username"],
+            "password_file": str(password_file),
+        },
+        "ca": str(paths.pki / "ca.pem"),
+        "guests": plan.guests,
+        "services": {s.name: {"port": s.member_port, "health_path": s.health_path} for s in plan.services},
+        "f5_control_socket": str(control_socket(paths, "f5")),
+        "state_file": str(paths.state / "guests" / "state.json"),
+        "control_socket": str(socket_path),
+    })  # fmt: skip
+    return _module_daemon(
+        paths,
+        "guests",
+        "guests",
+        config,
+        ready=_control_ready(socket_path, "/demand"),
+        describe=f"guests of VMs with guestinfo.vm_autoscale.ip, boot delay {plan.guests['boot_delay']}s "
+        f"(control: {socket_path}; set load with lab/load)",
+    )

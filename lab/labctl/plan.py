@@ -29,6 +29,8 @@ class Service:
     vlan: int
     subnet: str
     static_members: tuple[StaticMember, ...]
+    member_port: int = 80
+    health_path: str = "/health"
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,8 @@ def _service_from_host_vars(path: Path) -> Service:
             vlan=int(network["vlan"]),
             subnet=network["subnet"],
             static_members=members,
+            member_port=int(config.get("f5", {}).get("member_port", 80)),
+            health_path=config.get("f5", {}).get("health_check_path", "/health"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PlanError(f"{path}: service definition lacks or mangles {exc}") from exc

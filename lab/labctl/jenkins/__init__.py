@@ -1,0 +1,1 @@
+"""The lab's Jenkins with the Generic Webhook Trigger plugin: a REST emulator (see docs/lab.md)."""

@@ -1,0 +1,105 @@
+"""python -m labctl.jenkins CONFIG.json: serve the lab's Jenkins until SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from ..httpd import Listener, Request, Response, log, serve_control
+from .server import Jenkins
+
+
+def control_app(jenkins: Jenkins, listener: Listener):
+    timers: list[threading.Timer] = []
+
+    def back_up() -> None:
+        listener.start()
+        log("jenkins is back up")
+
+    def handle(request: Request) -> Response:
+        path, method = request.path, request.method
+        body = request.json() if request.body else {}
+        if path == "/status" and method == "GET":
+            with jenkins.lock:
+                return Response(
+                    200,
+                    {
+                        "up": listener.up,
+                        "jobs": sorted(jenkins.jobs),
+                        "queue": [jenkins._queue_json(i) for i in jenkins.queue],
+                    },
+                )
+        if path == "/down" and method == "POST":
+            for timer in timers:
+                timer.cancel()
+            listener.stop()
+            seconds = body.get("seconds")
+            log(f"jenkins is down{f' for {seconds}s' if seconds else ''}")
+            if seconds:
+                timer = threading.Timer(float(seconds), back_up)
+                timer.daemon = True
+                timer.start()
+                timers.append(timer)
+            return Response(200, {"up": False})
+        if path == "/up" and method == "POST":
+            for timer in timers:
+                timer.cancel()
+            back_up()
+            return Response(200, {"up": True})
+        if path == "/faults":
+            with jenkins.lock:
+                if method == "POST":
+                    jenkins.faults.append(
+                        {
+                            "path": body.get("path", "/"),
+                            "status": int(body.get("status", 500)),
+                            "remaining": int(body.get("count", 1)),
+                        }
+                    )
+                elif method == "DELETE":
+                    jenkins.faults.clear()
+                return Response(200, jenkins.faults)
+        if path == "/webhooks" and method == "GET":
+            with jenkins.lock:
+                return Response(200, jenkins.webhook_log)
+        if path == "/unemulated" and method == "GET":
+            log_path = jenkins.unemulated.path
+            lines = log_path.read_text().splitlines() if log_path.exists() else []
+            return Response(200, [json.loads(line) for line in lines])
+        return Response(404, {"message": f"no control endpoint {method} {path}"})
+
+    return handle
+
+
+def main(argv: list[str]) -> int:
+    config = json.loads(Path(argv[0]).read_text())
+    config["password"] = Path(config["password_file"]).read_text().strip()
+    config["api_token"] = Path(config["api_token_file"]).read_text().strip()
+    jenkins = Jenkins(config)
+    listener = Listener(
+        "jenkins",
+        config["address"],
+        config["port"],
+        cert=config["cert"],
+        key=config["key"],
+        app=jenkins.app,
+        server_header="Jetty(10.0.20)",
+    )
+    listener.start()
+    log(f"serving Jenkins on {jenkins.url}")
+    control = serve_control(Path(config["control_socket"]), control_app(jenkins, listener))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    control.shutdown()
+    listener.stop()
+    log("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

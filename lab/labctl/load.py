@@ -1,0 +1,62 @@
+"""lab/load: read or set the load of the lab's services.
+
+lab/load                      every service's demand, and each guest's CPU and connections
+lab/load SERVICE              one service's demand
+lab/load SERVICE DEMAND       set it: DEMAND is in percent of one VM's CPU (150 = one and a half
+                              VMs' worth of work, shared by the members the F5 has enabled)
+lab/load --vm VM HEALTH       switch a VM's guest: healthy, unhealthy (/health answers 503) or
+                              never_boot (the guest never comes up)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .emulators import control_socket
+from .httpd import ControlError, control
+from .state import default_paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="lab/load", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--vm", help="switch this VM's guest instead of setting a demand")
+    parser.add_argument("target", nargs="?", help="a service (or, with --vm, a health state)")
+    parser.add_argument("demand", nargs="?", type=float)
+    args = parser.parse_args(argv)
+    socket_path = control_socket(default_paths(), "guests")
+    try:
+        if args.vm:
+            answer = control(socket_path, "PUT", f"/guests/{args.vm}", {"health": args.target})
+            print(f"{args.vm}: {answer[args.vm]}")
+            return 0
+        if args.target and args.demand is not None:
+            answer = control(socket_path, "PUT", f"/demand/{args.target}", {"demand": args.demand})
+            print(f"{args.target}: demand {answer[args.target]:g}%")
+            return 0
+        demand = control(socket_path, "GET", "/demand")
+        if args.target:
+            if args.target not in demand:
+                print(f"lab/load: no service {args.target!r}; known: {', '.join(sorted(demand))}", file=sys.stderr)
+                return 2
+            print(f"{args.target}: demand {demand[args.target]:g}%")
+            return 0
+        for service, value in sorted(demand.items()):
+            print(f"{service}: demand {value:g}%")
+        for guest in control(socket_path, "GET", "/guests"):
+            state = "up" if guest["booted"] else "booting"
+            print(
+                f"  {guest['name']:<22} {guest['ip']:<15} {state:<8} {guest['health']:<10} "
+                f"cpu {guest['cpu_percent']:5.1f}%  mem {guest['memory_percent']:4.1f}%  "
+                f"connections {guest['connections']}"
+            )
+        return 0
+    except ControlError as exc:
+        print(f"lab/load: {exc} (is the lab up? 'lab/lab up')", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
