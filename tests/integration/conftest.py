@@ -59,6 +59,36 @@ def lab():
         subprocess.run([str(LAB), "down"], capture_output=True, check=False)
 
 
+UNEMULATED_LOGS = ("f5/unemulated.jsonl", "jenkins/unemulated.jsonl")
+
+
+def _unemulated_lines() -> dict[str, list[str]]:
+    state = default_paths().state
+    found = {}
+    for name in UNEMULATED_LOGS:
+        path = state / name
+        found[name] = path.read_text().splitlines() if path.exists() else []
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_unemulated_requests(request):
+    """Fail a test that made an emulator answer something it does not model faithfully.
+
+    An emulator that answers 404 for an unimplemented path makes a client believe the object
+    is absent: every such request is recorded by the emulator, and this check turns it into a
+    test failure. Tests that provoke one on purpose are marked ``allow_unemulated``.
+    """
+    before = _unemulated_lines()
+    yield
+    if request.node.get_closest_marker("allow_unemulated"):
+        return
+    after = _unemulated_lines()
+    new = [line for name, lines in after.items() for line in lines[len(before.get(name, [])) :]]
+    if new:
+        pytest.fail("the test made an emulator answer requests it does not emulate:\n" + "\n".join(new))
+
+
 @dataclass
 class PlaybookRun:
     returncode: int

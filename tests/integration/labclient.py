@@ -1,0 +1,67 @@
+"""Helpers the integration tests share: HTTPS calls validated against the lab CA, the emulators'
+control sockets, waiting without fixed sleeps, and restarting one lab component."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import requests
+from labctl import emulators
+from labctl.httpd import control
+from labctl.pki import ServerCert
+from labctl.plan import load_plan
+from labctl.procs import Supervisor
+from labctl.state import default_paths
+
+PATHS = default_paths()
+F5_A = "https://198.18.0.21"
+F5_B = "https://198.18.0.22"
+JENKINS = "https://198.18.0.30"
+PROMETHEUS = "https://198.18.0.40:9090"
+ALERTMANAGER = "https://198.18.0.40:9093"
+
+
+def secret(name: str) -> str:
+    return (PATHS.secrets / name).read_text().strip()
+
+
+def ca() -> str:
+    return str(PATHS.pki / "ca.pem")
+
+
+def f5(method: str, path: str, device: str = F5_A, **kwargs) -> requests.Response:
+    """An iControl REST call with basic auth, as a client without a token would make it."""
+    return requests.request(
+        method, f"{device}{path}", auth=("admin", secret("f5_password")), verify=ca(), timeout=10, **kwargs
+    )
+
+
+def jenkins(method: str, path: str, **kwargs) -> requests.Response:
+    kwargs.setdefault("auth", ("automation", secret("jenkins_api_token")))
+    return requests.request(method, f"{JENKINS}{path}", verify=ca(), timeout=10, **kwargs)
+
+
+def emulator(name: str, method: str, path: str, body=None):
+    return control(emulators.control_socket(PATHS, name), method, path, body)
+
+
+def wait_for(predicate, timeout: float = 30.0, what: str = "condition", interval: float = 0.3):
+    """Poll ``predicate`` until it returns something truthy; return that value."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def restart_f5() -> None:
+    """Stop the F5 emulator and start it again from its persisted state, as 'lab/lab up' does."""
+    supervisor = Supervisor(PATHS.state)
+    record = next(r for r in supervisor.running() if r["name"] == "f5")
+    supervisor.stop(record)
+    cert = ServerCert(PATHS.pki / "f5.pem", PATHS.pki / "f5-key.pem")
+    supervisor.start(emulators.f5_daemon(load_plan(), PATHS, cert, PATHS.secrets / "f5_password"))
