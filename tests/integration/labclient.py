@@ -4,7 +4,6 @@ control sockets, waiting without fixed sleeps, and restarting one lab component.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import requests
 from labctl import emulators

@@ -14,6 +14,7 @@ import socketserver
 import threading
 
 import pytest
+import requests
 import yaml
 from labclient import F5_A, F5_B, emulator, f5, restart_f5, wait_for
 
@@ -237,7 +238,7 @@ def test_injected_faults_and_an_unreachable_device(run_playbook):
         assert results[0]["failed"] and "mcpd" in results[0]["msg"]
         assert results[1]["changed"] and not results[1].get("failed")
         emulator("f5", "POST", "/devices/bigip-a/reachable", {"reachable": False})
-        with pytest.raises(Exception, match="Connection refused|Max retries"):
+        with pytest.raises(requests.exceptions.ConnectionError, match=r"Connection refused|Max retries"):
             f5("GET", "/mgmt/tm/sys")
         assert emulator("f5", "GET", "/sync-status")["status"] == "Disconnected"
     finally:
@@ -247,7 +248,6 @@ def test_injected_faults_and_an_unreachable_device(run_playbook):
 
 
 def test_auth_tokens_and_the_basic_auth_challenge():
-    import requests
     from labclient import ca, secret
 
     anonymous = requests.get(f"{F5_A}/mgmt/tm/sys", verify=ca(), timeout=10)
