@@ -37,7 +37,7 @@ def proxy_sink():
     def accept():
         while not stop.is_set():
             try:
-                conn, _ = server.accept()
+                conn, _peer = server.accept()
             except OSError:
                 continue
             seen.append(conn.recv(1024))

@@ -60,7 +60,10 @@ def scrape_job():
     config = yaml.safe_load(original)
     config["scrape_configs"].append({"job_name": "lab-guests-test", "file_sd_configs": [{"files": [str(targets)]}]})
     config_path.write_text(yaml.safe_dump(config))
-    reload = lambda: requests.post(f"{PROMETHEUS}/-/reload", verify=ca(), timeout=10).status_code  # noqa: E731
+
+    def reload() -> int:
+        return requests.post(f"{PROMETHEUS}/-/reload", verify=ca(), timeout=10).status_code
+
     assert reload() == 200
     yield targets
     config_path.write_text(original)

@@ -132,9 +132,9 @@ def url_segment(path: str) -> str:
 def split_member_name(name: str) -> tuple[str, int]:
     """``app1:80`` -> (``app1``, 80); IPv6 members use ``.``: ``2001:db8::1.80``."""
     if name.count(":") > 1:
-        node, _, port = name.rpartition(".")
+        node, _sep, port = name.rpartition(".")
     else:
-        node, _, port = name.rpartition(":")
+        node, _sep, port = name.rpartition(":")
     if not node or not port.isdigit():
         raise F5Error(400, f'01070587:3: The requested pool member name "{name}" is invalid.')
     return node, int(port)
@@ -225,7 +225,7 @@ class Device:
         return {**inherited, **{k: v for k, v in monitor.items() if v not in (None, "")}}
 
     def _check_monitor_rule(self, rule: str) -> str:
-        names, _ = parse_monitor_rule(rule)
+        names = parse_monitor_rule(rule)[0]
         for name in names:
             if self.monitor(name) is None:
                 raise F5Error(400, f"01020036:3: The requested monitor ({name}) was not found.")

@@ -29,7 +29,7 @@ def _decode_send(send: str) -> bytes:
 
 def _target(settings: dict, address: str, port: int) -> tuple[str, int]:
     destination = settings.get("destination") or "*:*"
-    host, _, dport = destination.rpartition(":")
+    host, _sep, dport = destination.rpartition(":")
     return (address if host in ("*", "") else host), (port if dport in ("*", "") else int(dport))
 
 
@@ -103,7 +103,7 @@ class HealthMonitor:
         for device in self.cluster.devices.values():
             for pool_path, members in device.config["members"].items():
                 for member_path, member in members.items():
-                    names, _ = device.member_rule(pool_path, member)
+                    names = device.member_rule(pool_path, member)[0]
                     address = device.member_address(member)
                     port = split_member_name(member["name"])[1]
                     for name in names:

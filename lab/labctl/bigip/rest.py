@@ -157,7 +157,7 @@ class Cluster:
                         "apiError": 1,
                     },
                 )
-            token = "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(26))
+            token = "".join(secrets.choice(TOKEN_ALPHABET) for _index in range(26))
             now = time.time()
             self.tokens[token] = {
                 "user": username,
@@ -212,7 +212,7 @@ class Cluster:
         header = request.headers.get("Authorization", "")
         if header.startswith("Basic "):
             try:
-                user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+                user, _sep, password = base64.b64decode(header[6:]).decode().partition(":")
             except ValueError:
                 user, password = "", None
             if user and self.users.get(user) == password:

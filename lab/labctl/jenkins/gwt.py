@@ -160,7 +160,7 @@ def json_path(document, expression: str):
     """Evaluate ``expression``: a definite path gives its value (PathNotFound if missing), an
     indefinite one (``..``, ``*``, unions, slices) a list of matches, as Jayway does."""
     tokens = _tokens(expression)
-    definite = all(kind in ("name", "index") for kind, _ in tokens)
+    definite = all(kind in ("name", "index") for kind, _value in tokens)
     nodes = [document]
     for kind, value in tokens:
         following = []
@@ -183,7 +183,7 @@ def json_path(document, expression: str):
                     following.extend(node[int(i)] for i in value.split(",") if -len(node) <= int(i) < len(node))
             elif kind == "slice":
                 if isinstance(node, list):
-                    start, _, stop = value.partition(":")
+                    start, _sep, stop = value.partition(":")
                     following.extend(
                         node[slice(int(start) if start.strip() else None, int(stop) if stop.strip() else None)]
                     )

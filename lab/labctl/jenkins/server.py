@@ -204,7 +204,7 @@ class Jenkins:
     @staticmethod
     def _session_of(request: Request) -> str | None:
         for part in (request.headers.get("Cookie") or "").split(";"):
-            key, _, value = part.strip().partition("=")
+            key, _sep, value = part.strip().partition("=")
             if key.startswith("JSESSIONID."):
                 return value
         return None

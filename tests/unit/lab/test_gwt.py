@@ -20,8 +20,8 @@ def trigger(**kwargs) -> gwt.Trigger:
     return gwt.Trigger(token="t", **kwargs)
 
 
-def resolve(variables, body=PAYLOAD, **kwargs) -> dict:
-    return gwt.resolve(trigger(variables=variables, **kwargs), {}, [], json.dumps(body))
+def resolve(variables, **kwargs) -> dict:
+    return gwt.resolve(trigger(variables=variables, **kwargs), {}, [], json.dumps(PAYLOAD))
 
 
 def test_scalars_are_stringified_as_gson_does():
