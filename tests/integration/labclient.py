@@ -8,9 +8,6 @@ import time
 import requests
 from labctl import emulators
 from labctl.httpd import control
-from labctl.pki import ServerCert
-from labctl.plan import load_plan
-from labctl.procs import Supervisor
 from labctl.state import default_paths
 
 PATHS = default_paths()
@@ -55,12 +52,3 @@ def wait_for(predicate, timeout: float = 30.0, what: str = "condition", interval
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
-
-
-def restart_f5() -> None:
-    """Stop the F5 emulator and start it again from its persisted state, as 'lab/lab up' does."""
-    supervisor = Supervisor(PATHS.state)
-    record = next(r for r in supervisor.running() if r["name"] == "f5")
-    supervisor.stop(record)
-    cert = ServerCert(PATHS.pki / "f5.pem", PATHS.pki / "f5-key.pem")
-    supervisor.start(emulators.f5_daemon(load_plan(), PATHS, cert, PATHS.secrets / "f5_password"))

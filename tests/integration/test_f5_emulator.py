@@ -16,7 +16,7 @@ import threading
 import pytest
 import requests
 import yaml
-from labclient import F5_A, F5_B, emulator, f5, restart_f5, wait_for
+from labclient import F5_A, F5_B, emulator, f5, wait_for
 
 PROVIDER = (
     "{server: 198.18.0.21, server_port: 443, user: '{{ f5_username }}', password: '{{ f5_password }}', "
@@ -186,7 +186,7 @@ class _Health(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_health_monitor_probes_members_for_real_and_stats_show_connections():
+def test_health_monitor_probes_members_for_real_and_stats_show_connections(lab):
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Health)
     port = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -247,7 +247,7 @@ def test_injected_faults_and_an_unreachable_device(run_playbook):
     assert f5("GET", "/mgmt/tm/sys").status_code == 200
 
 
-def test_auth_tokens_and_the_basic_auth_challenge():
+def test_auth_tokens_and_the_basic_auth_challenge(lab):
     from labclient import ca, secret
 
     anonymous = requests.get(f"{F5_A}/mgmt/tm/sys", verify=ca(), timeout=10)
@@ -278,7 +278,7 @@ def test_auth_tokens_and_the_basic_auth_challenge():
 
 
 @pytest.mark.allow_unemulated
-def test_an_unknown_path_answers_like_a_real_box_and_is_recorded():
+def test_an_unknown_path_answers_like_a_real_box_and_is_recorded(lab):
     before = len(emulator("f5", "GET", "/unemulated"))
     response = f5("GET", "/mgmt/tm/ltm/virtual")
     assert response.status_code == 404
@@ -287,16 +287,7 @@ def test_an_unknown_path_answers_like_a_real_box_and_is_recorded():
     assert len(recorded) == before + 1 and recorded[-1]["path"] == "/mgmt/tm/ltm/virtual"
 
 
-def test_a_restarted_emulator_keeps_its_pools():
-    assert f5("POST", "/mgmt/tm/ltm/pool", json={"name": "kept", "description": "survives"}).status_code == 200
-    try:
-        restart_f5()
-        assert f5("GET", "/mgmt/tm/ltm/pool/~Common~kept").json()["description"] == "survives"
-    finally:
-        f5("DELETE", "/mgmt/tm/ltm/pool/~Common~kept")
-
-
-def test_json_everywhere_even_for_bad_bodies():
+def test_json_everywhere_even_for_bad_bodies(lab):
     response = f5("POST", "/mgmt/tm/ltm/pool", data=b"{not json", headers={"Content-Type": "application/json"})
     assert response.status_code == 400
     assert json.loads(response.text)["message"] == "Found invalid JSON body in the request."

@@ -141,7 +141,7 @@ def test_demand_is_shared_by_the_members_the_f5_has_enabled_and_drains(lab):
             f5("DELETE", f"/mgmt/tm/ltm/node/~Common~{ip}")
 
 
-def test_a_vm_switched_unhealthy_answers_503():
+def test_a_vm_switched_unhealthy_answers_503(lab):
     try:
         load("--vm", "globex-api-01", "unhealthy")
         wait_for(lambda: answers("http://198.18.2.11:8080/healthz") == 503, 15, "the unhealthy guest")

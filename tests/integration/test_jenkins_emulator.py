@@ -122,7 +122,7 @@ def test_jenkins_job_lifecycle_with_the_real_module(run_playbook):
     assert run_job_module(run_playbook, name, state="absent")["changed"] is False
 
 
-def test_csrf_duplicates_and_auth_answer_as_jenkins_does():
+def test_csrf_duplicates_and_auth_answer_as_jenkins_does(lab):
     name = "lab-raw-job"
     headers = {"Content-Type": "text/xml; charset=utf-8"}
     password = ("automation", secret("jenkins_password"))
@@ -144,7 +144,7 @@ def test_csrf_duplicates_and_auth_answer_as_jenkins_does():
 
 
 @pytest.fixture
-def webhook_job():
+def webhook_job(lab):
     name = "lab-webhook-job"
     headers = {"Content-Type": "text/xml; charset=utf-8"}
     command = f"{ENV_DUMP}; sleep 1"
@@ -196,7 +196,7 @@ def test_a_second_trigger_queues_behind_the_running_build(webhook_job):
     assert second["timestamp"] >= first["timestamp"] + first["duration"], "non-concurrent builds overlapped"
 
 
-def test_jenkins_down_refuses_connections_then_comes_back():
+def test_jenkins_down_refuses_connections_then_comes_back(lab):
     emulator("jenkins", "POST", "/down", {"seconds": 2})
     with pytest.raises(requests.exceptions.ConnectionError):
         jenkins("GET", "/api/json")
