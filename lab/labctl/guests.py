@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import random
-import signal
 import ssl
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from pathlib import Path
 from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim, vmodl
 
-from .httpd import ControlError, Request, Response, control, log, serve_control, write_json_atomic
+from .httpd import ControlError, Request, Response, control, log, serve_control, stop_event, write_json_atomic
 
 MODES = ("idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user")
 HEALTH_STATES = ("healthy", "unhealthy", "never_boot")
@@ -371,9 +370,7 @@ def main(argv: list[str]) -> int:
     config = json.loads(Path(argv[0]).read_text())
     simulator = GuestSimulator(config)
     control_server = serve_control(Path(config["control_socket"]), simulator.control_app())
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = stop_event()
     log("guest simulator running")
     while not stop.is_set():
         started = time.monotonic()

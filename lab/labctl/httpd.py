@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import signal
 import socket
 import socketserver
 import ssl
@@ -214,6 +215,14 @@ class UnemulatedLog:
         log(f"UNEMULATED {where} {method} {path}: {why}")
         with self._lock, open(self.path, "a") as out:
             out.write(json.dumps(entry) + "\n")
+
+
+def stop_event() -> threading.Event:
+    """An event that SIGTERM (the lab's stop) or SIGINT sets: an emulator's main waits on it."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    return stop
 
 
 def log(message: str) -> None:

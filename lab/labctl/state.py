@@ -40,10 +40,6 @@ class Paths:
         return self.state / "secrets"
 
     @property
-    def vcenter_password_file(self) -> Path:
-        return self.secrets / "vcenter_password"
-
-    @property
     def vault_password_file(self) -> Path:
         return self.secrets / "vault-password"
 

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import sys
-import threading
 from pathlib import Path
 
-from ..httpd import Listener, Request, Response, log, serve_control
+from ..httpd import Listener, Request, Response, log, serve_control, stop_event
 from .model import F5Error
 from .monitor import HealthMonitor
 from .rest import Cluster
@@ -139,10 +137,7 @@ def main(argv: list[str]) -> int:
     monitor = HealthMonitor(cluster)
     monitor.start()
     control = serve_control(Path(config["control_socket"]), control_app(cluster))
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
+    stop_event().wait()
     monitor.stop()
     control.shutdown()
     for listener in cluster.listeners.values():

@@ -382,16 +382,7 @@ class Device:
                 ipaddress.ip_address(address.split("%", 1)[0])
             except ValueError as exc:
                 raise F5Error(400, f'0107003b:3: The requested node address "{address}" is invalid.') from exc
-        node = {
-            "name": path.rsplit("/", 1)[1],
-            "partition": path.split("/")[1],
-            **copy.deepcopy(NODE_DEFAULTS),
-            **attrs,
-            "address": address,
-        }
-        node.setdefault("session", "user-enabled")
-        node.setdefault("state", "user-up")
-        self._check_write_values(node)
+        node = self._enabled_object(path, NODE_DEFAULTS, attrs, address=address)
         self.config["nodes"][path] = node
         return node
 
@@ -456,6 +447,21 @@ class Device:
 
     # --- members -------------------------------------------------------------------------
 
+    def _enabled_object(self, path: str, defaults: dict, attrs: dict, **fixed) -> dict:
+        """A new node or member: name and partition from its path, BIG-IP's defaults, the
+        written attributes, enabled and up unless written otherwise (write values checked)."""
+        obj = {
+            "name": path.rsplit("/", 1)[1],
+            "partition": path.split("/")[1],
+            **copy.deepcopy(defaults),
+            **attrs,
+            **fixed,
+        }
+        obj.setdefault("session", "user-enabled")
+        obj.setdefault("state", "user-up")
+        self._check_write_values(obj)
+        return obj
+
     @staticmethod
     def _check_write_values(obj: dict) -> None:
         if obj.get("session") not in SESSION_WRITE:
@@ -491,16 +497,7 @@ class Device:
             )
         attrs = self._writable(body, MEMBER_WRITABLE, "pool member")
         address = attrs.pop("address", None)
-        member = {
-            "name": member_path.rsplit("/", 1)[1],
-            "partition": member_path.split("/")[1],
-            **copy.deepcopy(MEMBER_DEFAULTS),
-            **attrs,
-            "node": node_path,
-        }
-        member.setdefault("session", "user-enabled")
-        member.setdefault("state", "user-up")
-        self._check_write_values(member)
+        member = self._enabled_object(member_path, MEMBER_DEFAULTS, attrs, node=node_path)
         node = self.config["nodes"].get(node_path)
         if node is None:
             address = address or node_name

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import threading
 from pathlib import Path
 
-from ..httpd import Listener, Request, Response, log, serve_control
+from ..httpd import Listener, Request, Response, log, serve_control, stop_event
 from .server import Jenkins
 
 
@@ -29,7 +28,7 @@ def control_app(jenkins: Jenkins, listener: Listener):
                     {
                         "up": listener.up,
                         "jobs": sorted(jenkins.jobs),
-                        "queue": [jenkins._queue_json(i) for i in jenkins.queue],
+                        "queue": [jenkins.queue_json(i) for i in jenkins.queue],
                     },
                 )
         if path == "/down" and method == "POST":
@@ -91,10 +90,7 @@ def main(argv: list[str]) -> int:
     listener.start()
     log(f"serving Jenkins on {jenkins.url}")
     control = serve_control(Path(config["control_socket"]), control_app(jenkins, listener))
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
+    stop_event().wait()
     control.shutdown()
     listener.stop()
     log("stopped")

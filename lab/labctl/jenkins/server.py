@@ -232,9 +232,9 @@ class Jenkins:
         match = re.fullmatch(r"/queue/item/(\d+)/api/json", path)
         if match and method == "GET":
             item = self.queue_items.get(int(match.group(1)))
-            return Response(200, self._queue_json(item)) if item else _page(404, "Not Found")
+            return Response(200, self.queue_json(item)) if item else _page(404, "Not Found")
         if path == "/queue/api/json" and method == "GET":
-            return Response(200, {"_class": "hudson.model.Queue", "items": [self._queue_json(i) for i in self.queue]})
+            return Response(200, {"_class": "hudson.model.Queue", "items": [self.queue_json(i) for i in self.queue]})
         match = re.fullmatch(r"/job/([^/]+)(/.*)?", path)
         if match:
             if "/job/" in (match.group(2) or ""):
@@ -421,7 +421,7 @@ class Jenkins:
             "lastUnsuccessfulBuild": self._build_ref(job, self._find_build(job, "lastFailedBuild")),
             "nextBuildNumber": job.next_build_number,
             "property": [],
-            "queueItem": self._queue_json(queued[0]) if queued else None,
+            "queueItem": self.queue_json(queued[0]) if queued else None,
             "concurrentBuild": job.concurrent,
             "resumeBlocked": False,
         }
@@ -591,7 +591,7 @@ class Jenkins:
         log(f"queued {job.name} as queue item {item_id} ({cause})")
         return item
 
-    def _queue_json(self, item: dict) -> dict:
+    def queue_json(self, item: dict) -> dict:
         executable = item["executable"]
         job = self.jobs.get(item["job"])
         job_url = f"{self.url}job/{quote(item['job'])}/"
