@@ -2,8 +2,11 @@
 
 The lab must never send a packet outside the machine: it runs only in a network namespace
 that has no interface but ``lo`` and that is not the host's. Its addresses (198.18.0.0/15)
-are put on that ``lo`` one /32 at a time, so an address nobody serves is unreachable at once
-instead of answering (a whole prefix on ``lo`` would make every address in it answer ping).
+are put on that ``lo`` one /32 at a time (a whole prefix on ``lo`` would make every address in
+it answer ping), and the rest of the prefix is routed to ``lo`` without being local: a packet to
+an address nobody serves is dropped, so a ping gets no answer and a TCP connect hangs until its
+timeout - a silent host on a real LAN, which is what the IP allocator's probes must tell apart
+from a host that answers.
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ import ctypes
 import os
 import socket
 import subprocess
+
+
+LAB_NETWORK = "198.18.0.0/15"
 
 
 class IsolationError(RuntimeError):
@@ -49,9 +55,10 @@ def require_isolation() -> None:
 
 
 def configure_loopback(addresses: list[str]) -> None:
-    """Bring ``lo`` up and make each lab address local (idempotent)."""
+    """Bring ``lo`` up, route the lab network to it and make each lab address local (idempotent)."""
     require_isolation()
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    subprocess.run(["ip", "route", "replace", LAB_NETWORK, "dev", "lo"], check=True)
     present = subprocess.run(
         ["ip", "-o", "-4", "addr", "show", "dev", "lo"], check=True, capture_output=True, text=True
     ).stdout

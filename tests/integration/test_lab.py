@@ -40,6 +40,6 @@ def test_a_second_up_is_refused_and_changes_nothing(lab):
         assert proc_start_time(part["pid"]) is not None
 
 
-def test_a_lab_address_nobody_serves_is_unreachable(lab):
+def test_a_lab_address_nobody_serves_is_silent(lab):
     ping = subprocess.run(["ping", "-c1", "-W1", "198.18.1.200"], capture_output=True, text=True, check=False)
-    assert ping.returncode != 0
+    assert ping.returncode == 1, ping.stdout + ping.stderr  # no reply; 2 would be a routing error
