@@ -16,7 +16,6 @@ import os
 import socket
 import subprocess
 
-
 LAB_NETWORK = "198.18.0.0/15"
 
 
