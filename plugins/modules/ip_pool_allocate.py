@@ -12,7 +12,7 @@ version_added: 0.1.0
 description:
   - Hands out, confirms, releases and lists the static addresses of one IP pool. Leases live in
     one JSON file per pool on the B(state host), so every runner (Jenkins, AWX, an operator's
-    laptop) shares them: run the module there with C(delegate_to).
+    laptop) shares them. Run the module there with C(delegate_to).
   - The lease file is only changed under an exclusive C(flock) and only replaced whole (temporary
     file, fsync, rename); the previous version is kept next to it as C(<pool>.json.bak). Two runs
     never get the same address and a crash never leaves a half-written file.
@@ -176,7 +176,7 @@ options:
         default: 1
       concurrency:
         description:
-          - Candidates probed at once. The first wave probes one address (the common case: it is
+          - Candidates probed at once. The first wave probes one address (in the common case it is
             free); if it answers, the next waves probe this many at once.
         type: int
         default: 8
