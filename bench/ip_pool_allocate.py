@@ -142,7 +142,7 @@ def sequential(scratch: Path, leased: int, repeat: int, drafts_repeat: int) -> N
             owner = f"new-{n}"
             ours.append(ours_once(lease_dir, owner))
             module(lease_dir, owner=owner, state="absent")  # back to `leased` leases for the next run
-        drafts = [drafts_once() for _ in range(drafts_repeat)]
+        drafts = [drafts_once() for _run in range(drafts_repeat)]
     finally:
         set_live(live, False)
     print(f"/24 pool, {leased} of {LAST - FIRST + 1} addresses leased (and answering):")
@@ -173,7 +173,7 @@ def concurrent(scratch: Path, callers: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--repeat", type=int, default=10, help="allocations per case for ours (default 10)")
     parser.add_argument("--drafts-repeat", type=int, default=3, help="runs per case for the drafts' method")
     parser.add_argument("--callers", type=int, default=50, help="concurrent allocations (default 50)")

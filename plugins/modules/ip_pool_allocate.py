@@ -26,17 +26,19 @@ description:
     expire on their own.
   - The lease file format is described in C(docs/ip_pool_allocate.md) of the collection.
 author:
-  - Dana Cloud platform team
+  - Dana Cloud platform team (@danacloud)
 requirements:
   - netaddr (on the state host)
   - ping from iputils (on the state host, when O(probe.ping=true))
 attributes:
   check_mode:
+    description: Can run in check mode and return the changed status it predicts without changing the lease file.
     support: full
     details:
       - The probes still run in check mode (they change nothing), so the address reported is the
         one a real run would take unless another run takes it first.
   diff_mode:
+    description: Returns the lease record before and after the change.
     support: full
     details:
       - Shows the lease record before and after.
@@ -298,12 +300,22 @@ lease:
     requested_by: https://jenkins.example.com/job/autoscale-acme-web/42/
 probes:
   description:
-    - The addresses probed by this run, in order, with their result (V(clean), V(conflict) and
-      the probe that saw an answer in RV(probes[].seen_by), or V(cancelled) once an earlier
-      address was clean).
+    - The addresses probed by this run, in order, with their result.
   returned: when state is present
   type: list
   elements: dict
+  contains:
+    ip:
+      description: The probed address.
+      type: str
+    result:
+      description:
+        - V(clean) (nobody answered), V(conflict) (somebody answered), or V(cancelled) (an earlier
+          address was clean first).
+      type: str
+    seen_by:
+      description: For a conflict, the probe that got the answer, V(icmp) or V(tcp/<port>).
+      type: str
   sample: [{ip: 198.18.1.100, result: conflict, seen_by: icmp}, {ip: 198.18.1.101, result: clean}]
 expired:
   description: Reservations freed because they were not confirmed in time (a warning is issued too).
@@ -311,20 +323,52 @@ expired:
   type: list
   elements: dict
 leases:
-  description: Every lease of the pool, in address order, with RV(leases[].in_pool) false for leases outside today's ranges.
+  description: Every lease of the pool, in address order (the fields of RV(lease), and RV(leases[].in_pool)).
   returned: when state is query
   type: list
   elements: dict
+  contains:
+    in_pool:
+      description: False for a lease outside the pool's current ranges (never handed out again).
+      type: bool
 conflicts:
-  description: Addresses that answered a probe, with first and last time seen and RV(conflicts[].active).
+  description: Addresses that answered a probe.
   returned: when state is query
   type: list
   elements: dict
+  contains:
+    ip:
+      description: The address.
+      type: str
+    first_seen:
+      description: When it first answered (UTC).
+      type: str
+    last_seen:
+      description: When it last answered (UTC).
+      type: str
+    seen_by:
+      description: The probe that got the answer.
+      type: str
+    times:
+      description: How many runs saw it answer.
+      type: int
+    active:
+      description: True while it is left out (within O(probe.conflict_hold) seconds of RV(conflicts[].last_seen)).
+      type: bool
 counts:
   description: Addresses of the pool by status.
   returned: when state is query
   type: dict
-  sample: {total: 20, excluded: 0, leased: 3, in_use: 2, reserved: 1, conflict: 1, probing: 0, free: 16, outside_pool: 0}
+  sample:
+    total: 20
+    excluded: 0
+    leased: 3
+    in_use: 2
+    reserved: 1
+    conflict: 1
+    probing: 0
+    free: 16
+    outside_pool: 0
 lease_file:
   description: Path of the pool's lease file on the state host.
   returned: always
