@@ -82,6 +82,9 @@ options:
       - Mark the lease of O(owner) V(in_use) (once the VM really uses the address). A reserved
         lease is otherwise freed after O(reservation_ttl).
       - With no lease yet, the new lease is made V(in_use) at once.
+      - Pass the address the VM was given in O(ip) as well. If the reservation expired in the
+        meantime, the same address is leased again when it is still free, and the module fails
+        when another owner has taken it, instead of confirming a different address.
     type: bool
     default: false
   subnet:
@@ -219,6 +222,7 @@ EXAMPLES = r"""
   danacloud.vm_autoscale.ip_pool_allocate:
     service: acme-web
     owner: acme-web-auto-0003
+    ip: "{{ lease.ip }}"
     subnet: 198.18.1.0/24
     start: 198.18.1.100
     end: 198.18.1.119

@@ -197,6 +197,23 @@ def test_confirm_turns_a_reservation_into_a_lease_in_use_once(tmp_path):
     assert not allocator(tmp_path, clock=clock).present(request(confirm=True)).changed
 
 
+def test_confirm_with_the_address_after_expiry_releases_it_or_fails(tmp_path):
+    clock = Clock()
+    allocator(tmp_path, clock=clock).present(request("slow", reservation_ttl=60))
+    clock.now += 61  # the reservation expired while the VM was still booting; nobody took .100
+    late = allocator(tmp_path, clock=clock).present(request("slow", ip="198.18.1.100", confirm=True))
+    assert late.changed
+    assert late.after["ip"] == "198.18.1.100"
+    assert read_leases(tmp_path)["198.18.1.100"]["state"] == "in_use"
+
+    allocator(tmp_path, clock=clock).present(request("slower", reservation_ttl=60))  # .101
+    clock.now += 61
+    allocator(tmp_path, clock=clock).present(request("quick"))  # takes the freed .101
+    with pytest.raises(_ipam.LeaseConflict, match=re.escape("198.18.1.101 is already leased to quick")):
+        allocator(tmp_path, clock=clock).present(request("slower", ip="198.18.1.101", confirm=True))
+    assert "slower" not in {lease["owner"] for lease in read_leases(tmp_path).values()}
+
+
 def test_confirm_without_a_lease_leases_in_use_at_once(tmp_path):
     outcome = allocator(tmp_path).present(request(confirm=True))
     assert outcome.changed
