@@ -381,6 +381,7 @@ lease_file:
 """
 
 import getpass
+import os
 import socket
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -496,6 +497,14 @@ def _prober(module: AnsibleModule) -> _ipam.Prober:
     return _ipam.Prober(settings, ping_path)
 
 
+def _default_requester() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a container user without a passwd entry
+        user = f"uid {os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
+
+
 def _network_facts(pool: _ipam.Pool | None) -> dict:
     return pool.network_facts() if pool is not None else {}
 
@@ -541,7 +550,7 @@ def main() -> None:
         service=params["service"],
         ip=ip,
         confirm=params["confirm"],
-        requested_by=params["requested_by"] or f"{getpass.getuser()}@{socket.gethostname()}",
+        requested_by=params["requested_by"] or _default_requester(),
         reservation_ttl=params["reservation_ttl"],
     )
     verb = {"present": "allocate an address", "absent": "release the lease", "query": "query the pool"}[params["state"]]
