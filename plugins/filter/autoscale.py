@@ -1,0 +1,27 @@
+# Copyright: (c) 2026, Dana Cloud platform team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters of the ``autoscale:`` data model (documented in autoscale_config.yml, autoscale_problems.yml)."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _model
+
+
+def autoscale_config(config: dict, service: str) -> dict:
+    if not isinstance(service, str) or not service:
+        raise AnsibleFilterError(
+            "autoscale_config: give the service name, e.g. autoscale | autoscale_config(inventory_hostname)"
+        )
+    return _model.with_defaults(service, config)
+
+
+def autoscale_problems(services: dict, scope: list | None = None) -> list:
+    if not isinstance(services, dict):
+        raise AnsibleFilterError("autoscale_problems: expects a mapping of service name to its autoscale mapping")
+    return _model.problems(services, scope)
+
+
+class FilterModule:
+    def filters(self) -> dict:
+        return {"autoscale_config": autoscale_config, "autoscale_problems": autoscale_problems}

@@ -1,0 +1,327 @@
+# Copyright: (c) 2026, Dana Cloud platform team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The ``autoscale:`` data model of a service: its defaults and its validation.
+
+One source of truth for the filters ``autoscale_config`` (a service's mapping with the defaults
+filled in) and ``autoscale_problems`` (every problem of every service, each naming the service,
+the field, the value and the fix). Runs on the controller.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+try:
+    import netaddr
+
+    HAS_NETADDR = True
+except ImportError:  # the filters report it
+    HAS_NETADDR = False
+
+# The defaults of every optional field; docs/inventory.md lists them (keep both in step).
+DEFAULTS: dict = {
+    "enabled": True,
+    "customer": "",
+    "template": {"source_vm": None},
+    "monitoring": {
+        "cpu_threshold": 80,
+        "memory_threshold": 85,
+        "duration_minutes": 5,
+        "scale_in_cpu_threshold": 20,
+        "scale_in_memory_threshold": 40,
+        "scale_in_duration_minutes": 15,
+        "rate_window": "2m",
+    },
+    "scaling": {
+        "min_instances": 2,
+        "max_instances": 4,
+        "scale_out_step": 1,
+        "scale_in_step": 1,
+        "cooldown_seconds": 300,
+    },
+    "f5": {"partition": "Common", "health_check_path": "/"},
+    "network": {"vlan": None, "dns_servers": [], "domain": None},
+    "static_members": [],
+    "jenkins": {},
+}
+
+SERVICE_ID = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
+DURATION = re.compile(r"^[0-9]+(ms|s|m|h)$")
+MAX_SERVICE_ID = 40  # autoscale-<id> must stay a DNS label and a readable job name
+
+
+def _merge(defaults: Any, given: Any) -> Any:
+    if isinstance(defaults, dict) and isinstance(given, dict):
+        merged = copy.deepcopy(defaults)
+        for key, value in given.items():
+            merged[key] = _merge(defaults.get(key), value) if key in defaults else copy.deepcopy(value)
+        return merged
+    return copy.deepcopy(given) if given is not None else copy.deepcopy(defaults)
+
+
+def with_defaults(service: str, config: Any) -> dict:
+    """The service's ``autoscale`` mapping with every default filled in (the input is not changed)."""
+    merged = _merge(DEFAULTS, config if isinstance(config, dict) else {})
+    merged.setdefault("service_id", service)
+    merged.setdefault("service_name", merged["service_id"])
+    merged.setdefault("monitoring", {}).setdefault("prometheus_job", merged["service_id"])
+    merged.setdefault("jenkins", {}).setdefault("job_name", f"autoscale-{merged['service_id']}")
+    return merged
+
+
+class _Checker:
+    """Collects problems of one service; each names the field, the value and the fix."""
+
+    def __init__(self, service: str, config: dict) -> None:
+        self.service = service
+        self.config = config
+        self.problems: list = []
+
+    def add(self, field: str, value: Any, problem: str, fix: str) -> None:
+        message = f"service {self.service}: autoscale.{field} = {value!r}: {problem}; fix: {fix}"
+        self.problems.append({"service": self.service, "related": [], "field": field, "message": message})
+
+    def get(self, field: str) -> Any:
+        node: Any = self.config
+        for part in field.split("."):
+            if not isinstance(node, dict):
+                return None
+            node = node.get(part)
+        return node
+
+    def required(self, field: str) -> Any:
+        value = self.get(field)
+        if value in (None, ""):
+            self.add(field, value, "is missing", f"set autoscale.{field} in host_vars/{self.service}.yml")
+            return None
+        return value
+
+    def integer(self, field: str, low: int, high: int | None = None, fix: str = "") -> int | None:
+        value = self.get(field)
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, str) and value.strip().isdigit():
+                value = int(value)
+            else:
+                self.add(field, value, "is not a whole number", fix or f"write a whole number, at least {low}")
+                return None
+        if value < low or (high is not None and value > high):
+            span = f"{low}-{high}" if high is not None else f"at least {low}"
+            self.add(field, value, f"is out of range ({span})", fix or f"use a value in {span}")
+            return None
+        return value
+
+    def address(self, field: str, value: Any) -> Any:
+        try:
+            parsed = netaddr.IPAddress(str(value))
+        except (netaddr.AddrFormatError, ValueError, TypeError):
+            self.add(field, value, "is not an IPv4 address", "write it as a.b.c.d")
+            return None
+        if parsed.version != 4:
+            self.add(field, value, "is IPv6", "use an IPv4 address (IPv6 is not supported)")
+            return None
+        return parsed
+
+
+def _check_names(check: _Checker, service: str) -> None:
+    service_id = check.required("service_id")
+    if service_id is None:
+        return
+    if not isinstance(service_id, str) or not SERVICE_ID.match(service_id):
+        check.add(
+            "service_id",
+            service_id,
+            f"is not DNS-label safe (lower-case letters, digits and '-', at most {MAX_SERVICE_ID} characters, "
+            "not starting or ending with '-')",
+            "rename the service (it becomes the Jenkins job, file names and the Prometheus label)",
+        )
+    elif service_id != service:
+        check.add("service_id", service_id, f"differs from the inventory host {service!r}", f"set it to {service!r}")
+    check.required("template.name")
+    check.required("f5.pool_name")
+    check.required("network.port_group")
+    if not isinstance(check.get("enabled"), bool):
+        check.add("enabled", check.get("enabled"), "is not true or false", "write true or false")
+
+
+def _check_monitoring(check: _Checker) -> None:
+    fix_pct = "use a percentage from 1 to 100"
+    cpu = check.integer("monitoring.cpu_threshold", 1, 100, fix_pct)
+    memory = check.integer("monitoring.memory_threshold", 1, 100, fix_pct)
+    cpu_in = check.integer("monitoring.scale_in_cpu_threshold", 1, 100, fix_pct)
+    memory_in = check.integer("monitoring.scale_in_memory_threshold", 1, 100, fix_pct)
+    out_minutes = check.integer("monitoring.duration_minutes", 1, 1440)
+    in_minutes = check.integer("monitoring.scale_in_duration_minutes", 1, 1440)
+    for low_field, low, high_field, high in (
+        ("scale_in_cpu_threshold", cpu_in, "cpu_threshold", cpu),
+        ("scale_in_memory_threshold", memory_in, "memory_threshold", memory),
+    ):
+        if low is not None and high is not None and low >= high:
+            check.add(
+                f"monitoring.{low_field}",
+                low,
+                f"is not below monitoring.{high_field} ({high}): the service would scale in and out in turn",
+                f"make it lower than {high}",
+            )
+    if out_minutes is not None and in_minutes is not None and in_minutes < out_minutes:
+        check.add(
+            "monitoring.scale_in_duration_minutes",
+            in_minutes,
+            f"is shorter than monitoring.duration_minutes ({out_minutes})",
+            "scale in more slowly than out: make it at least as long",
+        )
+    window = check.get("monitoring.rate_window")
+    if not isinstance(window, str) or not DURATION.match(window):
+        check.add("monitoring.rate_window", window, "is not a Prometheus duration", "write it like 30s, 2m or 1h")
+
+
+def _check_scaling(check: _Checker) -> None:
+    low = check.integer("scaling.min_instances", 1, 1000)
+    high = check.integer("scaling.max_instances", 1, 1000)
+    if low is not None and high is not None and low > high:
+        check.add("scaling.min_instances", low, f"is above scaling.max_instances ({high})", "make min <= max")
+    check.integer("scaling.scale_out_step", 1, 100)
+    check.integer("scaling.scale_in_step", 1, 100)
+    check.integer("scaling.cooldown_seconds", 0, 86400)
+
+
+def _port(check: _Checker, field: str) -> None:
+    check.integer(field, 1, 65535, "use a TCP port from 1 to 65535")
+
+
+def _check_f5(check: _Checker) -> None:
+    _port(check, "f5.vip_port")
+    _port(check, "f5.member_port")
+    if check.required("f5.vip") is not None:
+        check.address("f5.vip", check.get("f5.vip"))
+    path = check.get("f5.health_check_path")
+    if not isinstance(path, str) or not path.startswith("/") or any(c.isspace() for c in path):
+        check.add("f5.health_check_path", path, "is not an absolute URL path", "write it like /health")
+
+
+def _check_network(check: _Checker) -> dict | None:
+    """Validate the network; return the parsed pieces for the cross-service checks."""
+    subnet_text = check.required("network.subnet")
+    gateway_text = check.required("network.gateway")
+    start_text = check.required("network.ip_pool_start")
+    end_text = check.required("network.ip_pool_end")
+    vlan = check.get("network.vlan")
+    if vlan is not None:
+        check.integer("network.vlan", 1, 4094)
+    if subnet_text is None:
+        return None
+    try:
+        subnet = netaddr.IPNetwork(str(subnet_text))
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        check.add("network.subnet", subnet_text, "is not a CIDR block", "write it like 198.18.1.0/24")
+        return None
+    if "/" not in str(subnet_text) or subnet.ip != subnet.network:
+        check.add("network.subnet", subnet_text, "is not a network address with a prefix", f"write {subnet.cidr}")
+        return None
+    parsed: dict = {"subnet": subnet}
+
+    def inside(field: str, text: Any) -> Any:
+        if text is None:
+            return None
+        address = check.address(field, text)
+        if address is None:
+            return None
+        if address not in subnet or address in (subnet.network, subnet.broadcast):
+            check.add(field, text, f"is not a usable address of network.subnet {subnet}", "pick one inside the subnet")
+            return None
+        return address
+
+    start = inside("network.ip_pool_start", start_text)
+    end = inside("network.ip_pool_end", end_text)
+    gateway = inside("network.gateway", gateway_text)
+    if start is not None and end is not None:
+        if start > end:
+            check.add("network.ip_pool_start", start_text, f"is after network.ip_pool_end ({end})", "swap them")
+        else:
+            parsed["pool"] = netaddr.IPRange(start, end)
+    pool = parsed.get("pool")
+    vip = check.get("f5.vip")
+    occupied = [("network.gateway", gateway_text, gateway)]
+    if vip not in (None, ""):
+        occupied.append(("f5.vip", vip, netaddr.IPAddress(str(vip)) if _is_ip(vip) else None))
+    members = check.get("static_members") or []
+    if not isinstance(members, list):
+        check.add("static_members", members, "is not a list", "list the VMs as {name, ip} entries")
+        members = []
+    names = set()
+    for index, member in enumerate(members):
+        field = f"static_members[{index}]"
+        if not isinstance(member, dict) or not member.get("name") or not member.get("ip"):
+            check.add(field, member, "needs a name and an ip", "write it as {name: vm-name, ip: a.b.c.d}")
+            continue
+        if member["name"] in names:
+            check.add(f"{field}.name", member["name"], "appears twice", "list each VM once")
+        names.add(member["name"])
+        occupied.append((f"{field}.ip", member["ip"], inside(f"{field}.ip", member["ip"])))
+    for field, text, address in occupied:
+        if pool is not None and address is not None and address in pool:
+            check.add(
+                field,
+                text,
+                f"is inside the IP pool {pool}: the autoscaler could hand it to a new VM",
+                "move the pool range so that it leaves this address out",
+            )
+    return parsed
+
+
+def _is_ip(value: Any) -> bool:
+    try:
+        netaddr.IPAddress(str(value))
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        return False
+    return True
+
+
+def problems(services: dict, scope: list | None = None) -> list:
+    """Every problem of every service (``{name: autoscale mapping}``), cross-service ones too.
+
+    Each problem is ``{service, related, field, message, in_scope}``: ``related`` lists the other
+    services a cross-service problem involves, ``message`` is the sentence for the operator, and
+    ``in_scope`` says whether it involves a service of ``scope`` (always true without a scope).
+    """
+    found = _problems(services)
+    for problem in found:
+        involved = [problem["service"], *problem["related"]]
+        problem["in_scope"] = scope is None or problem["service"] is None or any(name in scope for name in involved)
+    return found
+
+
+def _problems(services: dict) -> list:
+    if not HAS_NETADDR:
+        message = "the Python library netaddr is required on the controller (pip install netaddr)"
+        return [{"service": None, "related": [], "field": None, "message": message}]
+    found: list = []
+    pools: list = []
+    for service in sorted(services):
+        raw = services[service]
+        if not isinstance(raw, dict):
+            fix = f"define autoscale: in host_vars/{service}.yml"
+            message = f"service {service}: autoscale = {raw!r}: is not a mapping; fix: {fix}"
+            found.append({"service": service, "related": [], "field": "", "message": message})
+            continue
+        check = _Checker(service, with_defaults(service, raw))
+        _check_names(check, service)
+        _check_monitoring(check)
+        _check_scaling(check)
+        _check_f5(check)
+        network = _check_network(check)
+        found.extend(check.problems)
+        if network and "pool" in network:
+            pools.append((service, network["pool"]))
+    for index, (service, pool) in enumerate(pools):
+        for other, other_pool in pools[index + 1 :]:
+            if pool.first <= other_pool.last and other_pool.first <= pool.last:
+                message = (
+                    f"service {service}: autoscale.network.ip_pool_start..ip_pool_end = {pool}: overlaps the pool "
+                    f"of service {other} ({other_pool}); fix: give each service its own range"
+                )
+                found.append(
+                    {"service": service, "related": [other], "field": "network.ip_pool_start", "message": message}
+                )
+    return found

@@ -1,0 +1,101 @@
+"""autoscale_preflight through playbooks/onboard.yml: every problem in one run, scoped by -l."""
+
+import json
+import os
+import subprocess
+
+import yaml
+from conftest import REPO
+
+
+def service(subnet_octet, pool=(100, 150), **overrides):
+    net = f"198.18.{subnet_octet}"
+    config = {
+        "template": {"name": f"tpl-{subnet_octet}"},
+        "f5": {"pool_name": f"pool-{subnet_octet}", "vip": f"{net}.10", "vip_port": 443, "member_port": 8080},
+        "network": {
+            "subnet": f"{net}.0/24",
+            "gateway": f"{net}.1",
+            "port_group": f"pg-{subnet_octet}",
+            "ip_pool_start": f"{net}.{pool[0]}",
+            "ip_pool_end": f"{net}.{pool[1]}",
+        },
+    }
+    for key, value in overrides.items():
+        config[key] = {**config.get(key, {}), **value}
+    return config
+
+
+def inventory(tmp_path, services):
+    root = tmp_path / "inventory"
+    (root / "host_vars").mkdir(parents=True)
+    hosts = {"all": {"children": {"autoscale_services": {"hosts": dict.fromkeys(services)}}}}
+    (root / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    for name, config in services.items():
+        (root / "host_vars" / f"{name}.yml").write_text(
+            yaml.safe_dump({"ansible_connection": "local", "autoscale": config})
+        )
+    return root
+
+
+def onboard(root, *args):
+    env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}
+    proc = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(root), "playbooks/onboard.yml", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=300,
+    )
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def task_results(document, name):
+    for play in document["plays"]:
+        for task in play["tasks"]:
+            if task["task"]["name"].endswith(name):
+                return task["hosts"]
+    raise KeyError(name)
+
+
+def test_every_problem_of_every_service_fails_one_run(tmp_path):
+    root = inventory(
+        tmp_path,
+        {
+            "shop": service(31, monitoring={"cpu_threshold": 150, "scale_in_cpu_threshold": 90}),
+            "blog": service(32, scaling={"min_instances": 6, "max_instances": 3}, f5={"vip": "198.18.32.120"}),
+        },
+    )
+    code, document = onboard(root)
+    assert code != 0
+    failed = [r for r in task_results(document, "Fail with every problem found").values() if r.get("failed")]
+    assert len(failed) == 1  # one failure, listing everything
+    message = failed[0]["msg"]
+    assert message.startswith("3 problem(s) in the service definitions; nothing was changed:")
+    assert "- service shop: autoscale.monitoring.cpu_threshold = 150: is out of range (1-100)" in message
+    assert "- service blog: autoscale.scaling.min_instances = 6: is above scaling.max_instances (3)" in message
+    assert "- service blog: autoscale.f5.vip = '198.18.32.120': is inside the IP pool" in message
+
+
+def test_limit_fails_only_for_problems_that_involve_the_limited_services(tmp_path):
+    services = {"shop": service(31, monitoring={"cpu_threshold": 0}), "blog": service(32)}
+    code, document = onboard(inventory(tmp_path / "a", services), "-l", "blog")
+    assert code == 0
+    reported = next(iter(task_results(document, "Report problems of services outside this run").values()))
+    assert any("service shop: autoscale.monitoring.cpu_threshold = 0" in line for line in reported["msg"])
+
+    # blog's pool now overlaps shop's: a problem that involves blog, even with -l blog
+    services["blog"] = service(31, pool=(140, 160), f5={"vip": "198.18.31.11"})
+    services["blog"]["network"]["port_group"] = "pg-blog"
+    code, document = onboard(inventory(tmp_path / "b", services), "-l", "blog")
+    assert code != 0
+    failed = next(iter(task_results(document, "Fail with every problem found").values()))
+    assert "overlaps the pool of service shop" in failed["msg"]
+
+
+def test_the_lab_services_pass_and_nothing_changes(run_playbook):
+    run = run_playbook("playbooks/onboard.yml")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert all(host["changed"] == 0 for host in run.stats.values())

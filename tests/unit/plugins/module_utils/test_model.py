@@ -1,0 +1,165 @@
+"""The autoscale data model: defaults, and every validation rule naming service, field, value and fix."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _model
+
+LAB = Path(__file__).resolve().parents[4] / "inventories" / "lab" / "host_vars"
+
+
+def lab_services():
+    return {path.stem: yaml.safe_load(path.read_text())["autoscale"] for path in LAB.glob("*.yml")}
+
+
+def minimal():
+    return {
+        "template": {"name": "tpl-shop"},
+        "f5": {"pool_name": "shop-pool", "vip": "198.18.5.10", "vip_port": 443, "member_port": 8080},
+        "network": {
+            "subnet": "198.18.5.0/24",
+            "gateway": "198.18.5.1",
+            "port_group": "pg-shop",
+            "ip_pool_start": "198.18.5.100",
+            "ip_pool_end": "198.18.5.150",
+        },
+    }
+
+
+def messages(services):
+    return [problem["message"] for problem in _model.problems(services)]
+
+
+def test_the_lab_services_are_valid():
+    assert messages(lab_services()) == []
+
+
+def test_a_minimal_service_gets_the_documented_defaults():
+    assert messages({"shop": minimal()}) == []
+    config = _model.with_defaults("shop", minimal())
+    assert config["service_id"] == "shop"
+    assert config["service_name"] == "shop"
+    assert config["enabled"] is True
+    assert config["monitoring"] == {
+        "cpu_threshold": 80,
+        "memory_threshold": 85,
+        "duration_minutes": 5,
+        "scale_in_cpu_threshold": 20,
+        "scale_in_memory_threshold": 40,
+        "scale_in_duration_minutes": 15,
+        "rate_window": "2m",
+        "prometheus_job": "shop",
+    }
+    assert config["scaling"]["min_instances"] == 2
+    assert config["scaling"]["cooldown_seconds"] == 300
+    assert config["f5"]["health_check_path"] == "/"
+    assert config["f5"]["partition"] == "Common"
+    assert config["jenkins"]["job_name"] == "autoscale-shop"
+    assert config["static_members"] == []
+
+
+def test_given_values_win_and_the_input_is_not_changed():
+    given = minimal()
+    given["monitoring"] = {"cpu_threshold": 60}
+    before = copy.deepcopy(given)
+    config = _model.with_defaults("shop", given)
+    assert config["monitoring"]["cpu_threshold"] == 60
+    assert config["monitoring"]["memory_threshold"] == 85
+    assert given == before
+
+
+def change(path, value):
+    service = minimal()
+    node = service
+    *parents, last = path.split(".")
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[last] = value
+    return service
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "words"),
+    [
+        ("service_id", "Shop_1", "service_id", "not DNS-label safe"),
+        ("service_id", "other", "service_id", "differs from the inventory host 'shop'"),
+        ("enabled", "yes", "enabled", "not true or false"),
+        ("template.name", "", "template.name", "is missing"),
+        ("monitoring.cpu_threshold", 0, "monitoring.cpu_threshold", "out of range (1-100)"),
+        ("monitoring.memory_threshold", 101, "monitoring.memory_threshold", "out of range (1-100)"),
+        ("monitoring.cpu_threshold", "high", "monitoring.cpu_threshold", "not a whole number"),
+        ("monitoring.scale_in_cpu_threshold", 80, "monitoring.scale_in_cpu_threshold", "not below"),
+        ("monitoring.scale_in_memory_threshold", 90, "monitoring.scale_in_memory_threshold", "not below"),
+        ("monitoring.scale_in_duration_minutes", 2, "monitoring.scale_in_duration_minutes", "shorter than"),
+        ("monitoring.duration_minutes", 0, "monitoring.duration_minutes", "out of range"),
+        ("monitoring.rate_window", "2 minutes", "monitoring.rate_window", "not a Prometheus duration"),
+        ("scaling.min_instances", 5, "scaling.min_instances", "above scaling.max_instances (4)"),
+        ("scaling.max_instances", 0, "scaling.max_instances", "out of range"),
+        ("scaling.scale_out_step", 0, "scaling.scale_out_step", "out of range"),
+        ("scaling.cooldown_seconds", -1, "scaling.cooldown_seconds", "out of range"),
+        ("f5.vip_port", 70000, "f5.vip_port", "out of range (1-65535)"),
+        ("f5.vip", "vip.example", "f5.vip", "not an IPv4 address"),
+        ("f5.vip", "198.18.5.120", "f5.vip", "inside the IP pool"),
+        ("f5.health_check_path", "health", "f5.health_check_path", "not an absolute URL path"),
+        ("network.subnet", "198.18.5.0", "network.subnet", "not a network address with a prefix"),
+        ("network.subnet", "198.18.5.7/24", "network.subnet", "write 198.18.5.0/24"),
+        ("network.gateway", "198.18.6.1", "network.gateway", "not a usable address of network.subnet"),
+        ("network.gateway", "198.18.5.120", "network.gateway", "inside the IP pool"),
+        ("network.ip_pool_start", "198.18.5.200", "network.ip_pool_start", "after network.ip_pool_end"),
+        ("network.ip_pool_end", "198.18.5.255", "network.ip_pool_end", "not a usable address"),
+        ("network.vlan", 5000, "network.vlan", "out of range (1-4094)"),
+        ("static_members", [{"name": "shop-01", "ip": "198.18.5.101"}], "static_members[0].ip", "inside the IP pool"),
+        ("static_members", [{"name": "shop-01"}], "static_members[0]", "needs a name and an ip"),
+        (
+            "static_members",
+            [{"name": "a", "ip": "198.18.5.11"}, {"name": "a", "ip": "198.18.5.12"}],
+            "static_members[1].name",
+            "appears twice",
+        ),
+    ],
+)
+def test_each_rule_names_the_service_field_value_and_fix(path, value, field, words):
+    found = _model.problems({"shop": change(path, value)})
+    matching = [problem for problem in found if problem["field"] == field]
+    assert matching, found
+    message = matching[0]["message"]
+    assert message.startswith(f"service shop: autoscale.{field} = ")
+    assert words in message
+    assert "; fix: " in message
+
+
+def test_every_problem_of_every_service_is_reported_at_once():
+    broken = change("monitoring.cpu_threshold", 0)
+    broken["scaling"] = {"min_instances": 9}
+    broken["network"]["gateway"] = "198.18.5.120"
+    other = change("f5.vip_port", 0)
+    found = messages({"shop": broken, "other": dict(other, service_id="other")})
+    assert len(found) >= 4
+    assert {message.split(":")[0] for message in found} == {"service shop", "service other"}
+
+
+def test_overlapping_pools_of_two_services_are_one_problem_naming_both():
+    services = {"shop": minimal(), "blog": change("network.ip_pool_start", "198.18.5.140")}
+    services["blog"]["network"]["ip_pool_end"] = "198.18.5.160"
+    services["blog"]["f5"]["vip"] = "198.18.5.11"
+    found = _model.problems(services)
+    assert len(found) == 1
+    assert found[0]["service"] == "blog"
+    assert found[0]["related"] == ["shop"]
+    assert "overlaps the pool of service shop" in found[0]["message"]
+
+
+def test_scope_marks_problems_of_other_services_as_out_of_scope():
+    services = {"shop": change("monitoring.cpu_threshold", 0), "blog": minimal()}
+    services["blog"]["network"] = dict(services["blog"]["network"], subnet="198.18.6.0/24", gateway="198.18.6.1")
+    services["blog"]["network"].update(ip_pool_start="198.18.6.100", ip_pool_end="198.18.6.150")
+    services["blog"]["f5"]["vip"] = "198.18.6.10"
+    found = _model.problems(services, scope=["blog"])
+    assert [problem["in_scope"] for problem in found] == [False]
+    assert all(problem["in_scope"] for problem in _model.problems(services))
+
+
+def test_a_service_without_a_mapping_is_a_problem():
+    assert messages({"shop": None})[0].startswith("service shop: autoscale = None: is not a mapping")
