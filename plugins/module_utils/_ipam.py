@@ -800,16 +800,19 @@ class Allocator:
                     for ip in held:
                         document["probing"].pop(ip, None)
                     dirty = dirty or bool(held)
-                    held = []
+                    # `held` lists holds still in the file until a write drops them: if anything
+                    # below raises, the except clause releases them.
                     done = self._settle(document, request, probe, now, outcome)
                     if done:
                         self._write(document, now, dirty or outcome.changed)
+                        held = []
                         return outcome
                     candidates = self._next_candidates(
                         answered, document, now, 1 if first_wave else self.prober.settings.concurrency
                     )
                     if not candidates:
                         self._write(document, now, dirty)
+                        held = []
                         if not self._others_probing(document) or self.clock() >= deadline:
                             raise PoolExhausted(self._exhausted_message(document, request, now))
                     else:

@@ -397,6 +397,20 @@ def test_a_dead_runs_hold_expires(tmp_path):
     assert allocator(tmp_path).present(request()).after["ip"] == "198.18.1.100"
 
 
+def test_a_conflicting_late_lease_leaves_no_hold(tmp_path):
+    """Another run leases the address this one probed clean, for the same owner but another service."""
+
+    class RacingProber(FakeProber):
+        def first_clean(self, candidates):
+            outcome = super().first_clean(candidates)
+            allocator(tmp_path).present(request(service="globex-api"))  # same owner, meanwhile
+            return outcome
+
+    with pytest.raises(_ipam.LeaseConflict, match="not acme-web"):
+        allocator(tmp_path, prober=RacingProber()).present(request())
+    assert json.loads(lease_file(tmp_path).read_text())["probing"] == {}
+
+
 def test_a_probe_that_cannot_run_fails_and_leaves_no_hold(tmp_path):
     prober = FakeProber(error="ping 198.18.1.100 failed (exit 2): connect: Network is unreachable")
     with pytest.raises(_ipam.ProbeError, match="Network is unreachable"):
