@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _model
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _model, _rules
 
 
 def autoscale_config(config: dict, service: str) -> dict:
@@ -22,6 +22,29 @@ def autoscale_problems(services: dict, scope: list | None = None) -> list:
     return _model.problems(services, scope)
 
 
+def autoscale_prometheus_rules(config: dict, service: str, settings: dict) -> list:
+    try:
+        return _rules.service_rules(service, config, settings)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError(
+            f"autoscale_prometheus_rules: cannot build the rules of {service}: {exc!r}; "
+            "give it the output of autoscale_config and run autoscale_preflight first"
+        ) from exc
+
+
+def autoscale_metrics(config: dict, service: str, kind: str) -> str:
+    if kind == "config":
+        return _rules.config_metrics(service, config)
+    if kind == "initial_state":
+        return _rules.initial_state_metrics(service, config)
+    raise AnsibleFilterError(f"autoscale_metrics: kind is {kind!r}, expected config or initial_state")
+
+
 class FilterModule:
     def filters(self) -> dict:
-        return {"autoscale_config": autoscale_config, "autoscale_problems": autoscale_problems}
+        return {
+            "autoscale_config": autoscale_config,
+            "autoscale_problems": autoscale_problems,
+            "autoscale_prometheus_rules": autoscale_prometheus_rules,
+            "autoscale_metrics": autoscale_metrics,
+        }

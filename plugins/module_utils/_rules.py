@@ -1,0 +1,204 @@
+# Copyright: (c) 2026, Dana Cloud platform team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The Prometheus rules of one autoscaled service, generated from its ``autoscale`` mapping.
+
+Kept in Python (behind the filter ``autoscale_prometheus_rules``) so that the PromQL is written
+once, unit-tested with ``promtool test rules``, and rendered the same for 2 or 500 services.
+
+Every alert carries ``service`` and ``vm_autoscale`` (``action`` for the two that trigger a
+pipeline, ``operator`` for those meant for people); the two action alerts also carry
+``autoscale_action`` (``scale_out`` or ``scale_in``). Alertmanager routes on these labels.
+
+Metrics the collection exports on the state host (node_exporter textfile collector), per service:
+
+- ``vm_autoscale_enabled``, ``vm_autoscale_min_instances``, ``vm_autoscale_max_instances``,
+  ``vm_autoscale_cooldown_seconds`` - the configuration, rewritten at every onboarding;
+- ``vm_autoscale_instances``, ``vm_autoscale_suspended``,
+  ``vm_autoscale_last_scale_timestamp_seconds{action}``, ``vm_autoscale_actions_total{action,
+  result}`` - the state, written by the scale actions (initial values at onboarding).
+"""
+
+from __future__ import annotations
+
+CONFIG_METRICS = (
+    "vm_autoscale_enabled",
+    "vm_autoscale_min_instances",
+    "vm_autoscale_max_instances",
+    "vm_autoscale_cooldown_seconds",
+)
+STATE_METRICS = ("vm_autoscale_instances", "vm_autoscale_suspended")
+
+
+def service_rules(service: str, config: dict, settings: dict) -> list:
+    """The rules of one service's group, in order: recording rules, action alerts, operator alerts.
+
+    ``config`` is the service's mapping with defaults (``autoscale_config``); ``settings``
+    has ``job`` (the scrape job of the VMs), ``at_max_for``, ``metrics_missing_for`` and
+    ``failed_window``.
+    """
+    monitoring = config["monitoring"]
+    scaling = config["scaling"]
+    window = monitoring["rate_window"]
+    selector = f'job="{settings["job"]}",service="{service}"'
+    one = f'service="{service}"'
+    cpu = f"vm_autoscale:cpu_percent{{{one}}}"
+    memory = f"vm_autoscale:memory_percent{{{one}}}"
+
+    def state(metric: str) -> str:
+        return f"max by (service) ({metric}{{{one}}})"
+
+    enabled = f"{state('vm_autoscale_enabled')} == 1"
+    suspended = f"{state('vm_autoscale_suspended')} == 1"
+    cooling = (
+        f"(time() - max by (service) (vm_autoscale_last_scale_timestamp_seconds{{{one}}}) "
+        f"< {int(scaling['cooldown_seconds'])})"
+    )
+    labels = {"service": service}
+    recording = [
+        {
+            # Busy share of all CPUs of all VMs of the service: 1 - idle time / all time. A ratio
+            # of two rates over the same series: a target younger than the window has too few
+            # samples for either, and the error cancels out. The drafts' 100 - rate(idle) * 100
+            # divides by the whole window and reads a new VM as ~94 % busy (plg-notes).
+            "record": "vm_autoscale:cpu_percent",
+            "expr": (
+                "100 * (1 -\n"
+                f'  sum by (service) (rate(node_cpu_seconds_total{{{selector},mode="idle"}}[{window}]))\n'
+                f"  / sum by (service) (rate(node_cpu_seconds_total{{{selector}}}[{window}]))\n"
+                ")"
+            ),
+        },
+        {
+            "record": "vm_autoscale:memory_percent",
+            "expr": (
+                "100 * (1 - avg by (service) (\n"
+                f"  node_memory_MemAvailable_bytes{{{selector}}} / node_memory_MemTotal_bytes{{{selector}}}\n"
+                "))"
+            ),
+        },
+        {"record": "vm_autoscale:targets_up", "expr": f"sum by (service) (up{{{selector}}})"},
+    ]
+    cpu_out, memory_out = monitoring["cpu_threshold"], monitoring["memory_threshold"]
+    cpu_in, memory_in = monitoring["scale_in_cpu_threshold"], monitoring["scale_in_memory_threshold"]
+    actions = [
+        {
+            "alert": "VmAutoscaleScaleOut",
+            "expr": (
+                f"({cpu} > {cpu_out} or {memory} > {memory_out})\n"
+                f"and on (service) {enabled}\n"
+                f"and on (service) {state('vm_autoscale_instances')} < {int(scaling['max_instances'])}\n"
+                f"unless on (service) {suspended}\n"
+                f"unless on (service) {cooling}"
+            ),
+            "for": f"{int(monitoring['duration_minutes'])}m",
+            "labels": {**labels, "vm_autoscale": "action", "autoscale_action": "scale_out", "severity": "info"},
+            "annotations": {
+                "summary": f"{service}: load above the scale-out threshold (CPU {cpu_out}% or memory {memory_out}%)",
+                "description": (
+                    f"Above the threshold for {int(monitoring['duration_minutes'])} min; the pipeline adds"
+                    f" {int(scaling['scale_out_step'])} VM(s), up to {int(scaling['max_instances'])}."
+                ),
+            },
+        },
+        {
+            "alert": "VmAutoscaleScaleIn",
+            "expr": (
+                f"({cpu} < {cpu_in} and on (service) {memory} < {memory_in})\n"
+                f"and on (service) {enabled}\n"
+                f"and on (service) {state('vm_autoscale_instances')} > {int(scaling['min_instances'])}\n"
+                f"unless on (service) {suspended}\n"
+                f"unless on (service) {cooling}"
+            ),
+            "for": f"{int(monitoring['scale_in_duration_minutes'])}m",
+            "labels": {**labels, "vm_autoscale": "action", "autoscale_action": "scale_in", "severity": "info"},
+            "annotations": {
+                "summary": f"{service}: load below the scale-in thresholds (CPU {cpu_in}% and memory {memory_in}%)",
+                "description": (
+                    f"Below both for {int(monitoring['scale_in_duration_minutes'])} min; the pipeline removes"
+                    f" {int(scaling['scale_in_step'])} VM(s), down to {int(scaling['min_instances'])}."
+                ),
+            },
+        },
+    ]
+    operator = {**labels, "vm_autoscale": "operator"}
+    operators = [
+        {
+            "alert": "VmAutoscaleActionFailed",
+            "expr": (f'increase(vm_autoscale_actions_total{{{one},result="failed"}}[{settings["failed_window"]}]) > 0'),
+            "labels": {**operator, "severity": "warning"},
+            "annotations": {
+                "summary": f"{service}: a scale action failed",
+                "description": "See the service's event log and the pipeline build for the step that failed.",
+            },
+        },
+        {
+            "alert": "VmAutoscaleSuspended",
+            "expr": suspended,
+            "labels": {**operator, "severity": "critical"},
+            "annotations": {
+                "summary": f"{service}: autoscaling suspended by the circuit breaker",
+                "description": "Scale-outs failed in a row; fix the cause, then reset the breaker.",
+            },
+        },
+        {
+            "alert": "VmAutoscaleAtMaxCapacity",
+            "expr": (
+                f"{state('vm_autoscale_instances')} >= {int(scaling['max_instances'])}\n"
+                f"and on (service) ({cpu} > {cpu_out} or {memory} > {memory_out})"
+            ),
+            "for": settings["at_max_for"],
+            "labels": {**operator, "severity": "warning"},
+            "annotations": {
+                "summary": f"{service}: overloaded at its maximum of {int(scaling['max_instances'])} instances",
+                "description": "Raise scaling.max_instances or look at the service itself.",
+            },
+        },
+        {
+            "alert": "VmAutoscaleMetricsMissing",
+            "expr": f"absent(vm_autoscale_enabled{{{one}}})",
+            "for": settings["metrics_missing_for"],
+            "labels": {**operator, "severity": "warning"},
+            "annotations": {
+                "summary": f"{service}: the autoscaler's metrics are missing",
+                "description": (
+                    "Without them no scale alert can fire: check the state host's node_exporter textfile directory."
+                ),
+            },
+        },
+    ]
+    return recording + actions + operators
+
+
+def config_metrics(service: str, config: dict) -> str:
+    """The textfile-collector file of a service's configuration metrics."""
+    scaling = config["scaling"]
+    values = {
+        "vm_autoscale_enabled": 1 if config["enabled"] else 0,
+        "vm_autoscale_min_instances": int(scaling["min_instances"]),
+        "vm_autoscale_max_instances": int(scaling["max_instances"]),
+        "vm_autoscale_cooldown_seconds": int(scaling["cooldown_seconds"]),
+    }
+    helps = {
+        "vm_autoscale_enabled": "1 when autoscaling of the service is enabled in the inventory.",
+        "vm_autoscale_min_instances": "Fewest instances the service scales in to.",
+        "vm_autoscale_max_instances": "Most instances the service scales out to.",
+        "vm_autoscale_cooldown_seconds": "Seconds between two scale actions of the service.",
+    }
+    return _textfile(service, values, helps)
+
+
+def initial_state_metrics(service: str, config: dict) -> str:
+    """The first state file of a service: its static members, not suspended, nothing done yet."""
+    values = {"vm_autoscale_instances": len(config["static_members"]), "vm_autoscale_suspended": 0}
+    helps = {
+        "vm_autoscale_instances": "Instances of the service (static members and autoscaled VMs).",
+        "vm_autoscale_suspended": "1 while the circuit breaker keeps the service from scaling.",
+    }
+    return _textfile(service, values, helps)
+
+
+def _textfile(service: str, values: dict, helps: dict) -> str:
+    lines = []
+    for name, value in values.items():
+        lines += [f"# HELP {name} {helps[name]}", f"# TYPE {name} gauge", f'{name}{{service="{service}"}} {value}']
+    return "\n".join(lines) + "\n"
