@@ -107,6 +107,9 @@ def write_configs(plan: Plan, paths: Paths, cert: ServerCert) -> dict[str, Path]
     _dump(web_config, {"tls_server_config": {"cert_file": str(cert.cert), "key_file": str(cert.key)}})
     prometheus_yml = prom_dir / "prometheus.yml"
     _dump(prometheus_yml, prometheus_config(plan, paths))
+    # The operator's own configuration, which the prometheus_autoscale role renders prometheus.yml
+    # from (the lab inventory reads it into prometheus_autoscale_base_config).
+    _dump(prom_dir / "base.yml", prometheus_config(plan, paths))
     alertmanager_yml = am_dir / "alertmanager.yml"
     _dump(alertmanager_yml, alertmanager_config())
 

@@ -1,4 +1,8 @@
-"""autoscale_preflight through playbooks/onboard.yml: every problem in one run, scoped by -l."""
+"""autoscale_preflight: every problem in one run, scoped by -l; onboard.yml on the lab.
+
+The first two tests run the role alone against a throw-away inventory of services (no lab);
+the last two run playbooks/onboard.yml against the lab.
+"""
 
 import json
 import os
@@ -38,10 +42,22 @@ def inventory(tmp_path, services):
     return root
 
 
+PREFLIGHT = """
+- name: Validate the service definitions
+  hosts: autoscale_services
+  gather_facts: false
+  roles:
+    - role: danacloud.vm_autoscale.autoscale_preflight
+"""
+
+
 def onboard(root, *args):
+    """Run the validation play of onboard.yml (the role alone) against ``root``."""
+    playbook = root / "preflight.yml"
+    playbook.write_text(PREFLIGHT)
     env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}
     proc = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(root), "playbooks/onboard.yml", *args],
+        [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(root / "hosts.yml"), str(playbook), *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -95,7 +111,36 @@ def test_limit_fails_only_for_problems_that_involve_the_limited_services(tmp_pat
     assert "overlaps the pool of service shop" in failed["msg"]
 
 
-def test_the_lab_services_pass_and_nothing_changes(run_playbook):
-    run = run_playbook("playbooks/onboard.yml")
-    assert run.returncode == 0, run.stdout[-3000:]
-    assert all(host["changed"] == 0 for host in run.stats.values())
+def test_onboarding_the_lab_twice_changes_nothing_the_second_time(run_playbook):
+    first = run_playbook("playbooks/onboard.yml")
+    assert first.returncode == 0, first.stdout[-3000:]
+    again = run_playbook("playbooks/onboard.yml")
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert all(host["changed"] == 0 for host in again.stats.values()), again.stats
+
+
+def test_a_broken_definition_fails_in_preflight_and_leaves_monitoring_untouched(run_playbook, lab, tmp_path):
+    assert run_playbook("playbooks/onboard.yml").returncode == 0
+    prometheus_dir = lab.state / "plg" / "prometheus"
+    watched = [prometheus_dir / "prometheus.yml", *sorted((prometheus_dir / "rules").glob("*.yml"))]
+    watched += sorted((prometheus_dir / "file_sd").glob("*.json"))
+    before = {path: (path.stat().st_mtime_ns, path.read_bytes()) for path in watched}
+
+    # A second inventory source overrides acme-web's definition with two mistakes.
+    broken = yaml.safe_load((REPO / "inventories" / "lab" / "host_vars" / "acme-web.yml").read_text())["autoscale"]
+    broken["monitoring"]["cpu_threshold"] = 0
+    broken["scaling"]["min_instances"] = 9
+    override = tmp_path / "override"
+    (override / "host_vars").mkdir(parents=True)
+    (override / "hosts.yml").write_text(
+        yaml.safe_dump({"all": {"children": {"autoscale_services": {"hosts": {"acme-web": None}}}}})
+    )
+    (override / "host_vars" / "acme-web.yml").write_text(yaml.safe_dump({"autoscale": broken}))
+
+    run = run_playbook("playbooks/onboard.yml", "-i", str(override))
+    assert run.returncode != 0
+    failure = run.task("Fail with every problem found", "acme-web")
+    assert failure["msg"].startswith("2 problem(s) in the service definitions; nothing was changed:")
+    assert "autoscale.monitoring.cpu_threshold = 0" in failure["msg"]
+    assert "autoscale.scaling.min_instances = 9" in failure["msg"]
+    assert {path: (path.stat().st_mtime_ns, path.read_bytes()) for path in watched} == before
