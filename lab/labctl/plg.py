@@ -112,6 +112,7 @@ def write_configs(plan: Plan, paths: Paths, cert: ServerCert) -> dict[str, Path]
     _dump(prom_dir / "base.yml", prometheus_config(plan, paths))
     alertmanager_yml = am_dir / "alertmanager.yml"
     _dump(alertmanager_yml, alertmanager_config())
+    _dump(am_dir / "base.yml", alertmanager_config())  # read by the lab inventory, as base.yml above
 
     _check([PROMTOOL, "check", "config", str(prometheus_yml)])
     _check([PROMTOOL, "check", "web-config", str(web_config)])

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _model, _rules
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _alertmanager, _model, _rules
 
 
 def autoscale_config(config: dict, service: str) -> dict:
@@ -40,6 +40,15 @@ def autoscale_metrics(config: dict, service: str, kind: str) -> str:
     raise AnsibleFilterError(f"autoscale_metrics: kind is {kind!r}, expected config or initial_state")
 
 
+def autoscale_alertmanager_config(base: dict, services: list, settings: dict) -> dict:
+    try:
+        return _alertmanager.render(base, list(services), settings)
+    except _alertmanager.AlertmanagerConfigError as exc:
+        raise AnsibleFilterError(f"autoscale_alertmanager_config: {exc}") from exc
+    except (KeyError, TypeError) as exc:
+        raise AnsibleFilterError(f"autoscale_alertmanager_config: incomplete settings: {exc!r}") from exc
+
+
 class FilterModule:
     def filters(self) -> dict:
         return {
@@ -47,4 +56,5 @@ class FilterModule:
             "autoscale_problems": autoscale_problems,
             "autoscale_prometheus_rules": autoscale_prometheus_rules,
             "autoscale_metrics": autoscale_metrics,
+            "autoscale_alertmanager_config": autoscale_alertmanager_config,
         }
