@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+import json
+
 from ansible.errors import AnsibleFilterError
-from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _alertmanager, _model, _rules
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _alertmanager, _model, _monitoring, _rules
 
 
 def autoscale_config(config: dict, service: str) -> dict:
@@ -49,6 +51,27 @@ def autoscale_alertmanager_config(base: dict, services: list, settings: dict) ->
         raise AnsibleFilterError(f"autoscale_alertmanager_config: incomplete settings: {exc!r}") from exc
 
 
+def _plain(data):
+    """Plain Python data (Ansible 2.19 hands filters tagged str subclasses PyYAML cannot dump)."""
+    return json.loads(json.dumps(data))
+
+
+def autoscale_monitoring_files(services: dict, all_services: list, settings: dict) -> dict:
+    try:
+        return _monitoring.monitoring_files(_plain(services), _plain(list(all_services)), _plain(settings))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError(
+            f"autoscale_monitoring_files: {exc!r}; run autoscale_preflight first and give every setting"
+        ) from exc
+
+
+def autoscale_token_files(names: list, tokens: list, secrets_dir: str) -> list:
+    try:
+        return _monitoring.token_files(list(names), list(tokens), secrets_dir)
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+
+
 class FilterModule:
     def filters(self) -> dict:
         return {
@@ -57,4 +80,6 @@ class FilterModule:
             "autoscale_prometheus_rules": autoscale_prometheus_rules,
             "autoscale_metrics": autoscale_metrics,
             "autoscale_alertmanager_config": autoscale_alertmanager_config,
+            "autoscale_monitoring_files": autoscale_monitoring_files,
+            "autoscale_token_files": autoscale_token_files,
         }

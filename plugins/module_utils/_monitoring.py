@@ -1,0 +1,95 @@
+# Copyright: (c) 2026, Dana Cloud platform team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The monitoring files of many services at once (targets, rule files, metrics), for onboarding.
+
+Behind the filter ``autoscale_monitoring_files``: onboarding computes every service's files in
+one pass and writes them with one ``autoscale_files`` call per host, instead of one task per
+file and service (which costs seconds per service).
+"""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _model, _prometheus, _rules
+
+RULES_HEADER = (
+    "# Managed by Ansible: the rule group of one autoscaled service, written by the role\n"
+    "# danacloud.vm_autoscale.prometheus_autoscale. Edit the inventory, not this file.\n"
+)
+
+
+def monitoring_files(services: dict, all_services: list, settings: dict) -> dict:
+    """{"plg": {"files", "prune"}, "state_host": {"files", "prune"}} for ``services``.
+
+    ``services`` maps the services of this run to their ``autoscale`` mappings; ``all_services``
+    are every service of the inventory (their files are kept). ``settings``: ``file_sd_dir``,
+    ``rules_dir``, ``textfile_dir``, ``node_exporter_port``, and the rule settings of
+    ``_rules.service_rules``.
+    """
+    file_sd, rules_dir, textfile = settings["file_sd_dir"], settings["rules_dir"], settings["textfile_dir"]
+    plg_files: list = []
+    state_files: list = []
+    for name in sorted(services):
+        config = _model.with_defaults(name, services[name])
+        members = [f"{member['ip']}:{settings['node_exporter_port']}" for member in config["static_members"]]
+        targets = [{"targets": members, "labels": {"service": name}}]
+        group = _prometheus.render_group(f"vm_autoscale-{name}", _rules.service_rules(name, config, settings), None)
+        plg_files += [
+            {"path": f"{file_sd}/vm_autoscale-{name}-static.json", "content": json.dumps(targets, indent=2) + "\n"},
+            {"path": f"{file_sd}/vm_autoscale-{name}-auto.json", "content": "[]\n", "force": False},
+            {
+                "path": f"{rules_dir}/vm_autoscale-{name}.yml",
+                "content": _prometheus.dump_rule_file([group], RULES_HEADER),
+                "check": "rules",
+            },
+        ]
+        state_files += [
+            {"path": f"{textfile}/vm_autoscale_{name}_config.prom", "content": _rules.config_metrics(name, config)},
+            {
+                "path": f"{textfile}/vm_autoscale_{name}_state.prom",
+                "content": _rules.initial_state_metrics(name, config),
+                "force": False,
+            },
+        ]
+    every = sorted(set(all_services) | set(services))
+    return {
+        "plg": {
+            "files": plg_files,
+            "prune": [
+                {
+                    "directory": file_sd,
+                    "pattern": "vm_autoscale-*-static.json",
+                    "keep": [f"vm_autoscale-{name}-static.json" for name in every],
+                },
+                {
+                    "directory": rules_dir,
+                    "pattern": "vm_autoscale-*.yml",
+                    "keep": [f"vm_autoscale-{name}.yml" for name in every],
+                },
+            ],
+        },
+        "state_host": {
+            "files": state_files,
+            "prune": [
+                {
+                    "directory": textfile,
+                    "pattern": "vm_autoscale_*_config.prom",
+                    "keep": [f"vm_autoscale_{name}_config.prom" for name in every],
+                }
+            ],
+        },
+    }
+
+
+def token_files(names: list, tokens: list, secrets_dir: str) -> list:
+    """One 0600 token file per service; ValueError naming a service whose token is too short."""
+    files = []
+    for name, token in zip(names, tokens):
+        if not isinstance(token, str) or len(token) < 16:
+            raise ValueError(
+                f"service {name}: jenkins_webhook_token is missing or shorter than 16 characters; "
+                f"set it from the vault (vault_jenkins_webhook_tokens['{name}'])"
+            )
+        files.append({"path": f"{secrets_dir}/webhook-{name}.token", "content": token, "mode": "0600"})
+    return files
