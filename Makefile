@@ -1,6 +1,6 @@
 # danacloud.vm_autoscale - the two commands of the README, and the pieces they are made of.
 #
-#   make demo   bring the lab up, show what runs where, run the first playbook, tear it down
+#   make demo   bring the lab up, check its endpoints, onboard its two services, read back, tear down
 #   make test   lint, sanity, unit, integration and molecule tests, all inside the lab namespace
 #
 # Both install what they need first (lab/setup.sh: Debian packages as root, .venv, vcsim),

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job, run by 'make demo' inside a lab that 'lab/lab run' brought up (and will tear
-# down): check every endpoint the autoscaler depends on with the collection's own playbook.
-# Later issues grow this into the closed-loop demo (load rises -> scale-out -> load falls -> in).
+# down): check every endpoint the autoscaler depends on with the collection's own playbook, then
+# onboard the lab's two services (validation, Prometheus, Alertmanager, Grafana) and read back
+# what the real Prometheus and Alertmanager loaded. Later issues grow this into the closed-loop
+# demo (load rises -> scale-out -> load falls -> scale-in).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -11,6 +13,13 @@ echo "   (vCenter login with certificate validation, datacenter and cluster; Pro
 echo "    and reloadable; Alertmanager ready; the state host's folders)"
 echo
 ANSIBLE_DISPLAY_SKIPPED_HOSTS=false ansible-playbook -i inventories/lab playbooks/endpoint_check.yml
+
+echo
+echo "== Onboarding the lab's services: playbooks/onboard.yml"
+echo "   (validate both definitions; per service: Prometheus targets, rules and metrics, an"
+echo "    Alertmanager route to its Jenkins webhook; one Grafana dashboard)"
+echo
+ANSIBLE_DISPLAY_SKIPPED_HOSTS=false ansible-playbook -i inventories/lab playbooks/onboard.yml
 
 echo
 echo "== Reading the lab back independently"
@@ -25,9 +34,17 @@ def get(url):
 targets = get("https://198.18.0.40:9090/api/v1/targets")["data"]["activeTargets"]
 for t in targets:
     print(f"   Prometheus scrapes {t['labels']['job']:<12} {t['scrapeUrl']:<42} health={t['health']}")
+for group in get("https://198.18.0.40:9090/api/v1/rules")["data"]["groups"]:
+    if group["name"].startswith("vm_autoscale-"):
+        alerts = [r["name"] for r in group["rules"] if r["type"] == "alerting"]
+        print(f"   Prometheus rule group {group['name']:<24} {len(group['rules'])} rules: {', '.join(alerts)}")
 status = get("https://198.18.0.40:9093/api/v2/status")
+for route in status["config"]["original"].split("receiver: ")[1:]:
+    name = route.split()[0]
+    if name.startswith("autoscale-"):
+        print(f"   Alertmanager routes to receiver {name}")
 print(f"   Alertmanager {status['versionInfo']['version']}, cluster {status['cluster']['status']}, "
       f"uptime since {status['uptime']}")
 PY
 echo
-echo "== Demo finished: the lab works. It is torn down now."
+echo "== Demo finished: the lab works and both services are monitored. It is torn down now."
