@@ -26,13 +26,14 @@ import re
 import select
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._files import current_mode, write_atomic
 
 try:
     import netaddr
@@ -430,35 +431,11 @@ class LeaseStore:
         for name in ("leases", "conflicts", "probing"):
             data[name] = _sorted_by_address(data[name])
         text = json.dumps(data, indent=2) + "\n"
-        mode = 0o640
+        backup = self._keep_backup if os.path.exists(self.path) else None
         try:
-            mode = os.stat(self.path).st_mode & 0o7777
-        except FileNotFoundError:
-            pass
-        try:
-            descriptor, temporary = tempfile.mkstemp(dir=self.directory, prefix=f".{self.pool_name}.", suffix=".tmp")
+            write_atomic(self.path, text, current_mode(self.path, 0o640), before_replace=backup)
         except OSError as exc:
             raise LeaseFileError(f"cannot write lease file {self.path}: {exc.strerror}") from None
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(temporary, mode)
-            if os.path.exists(self.path):
-                self._keep_backup()
-            os.replace(temporary, self.path)
-        except OSError as exc:
-            _remove_quietly(temporary)
-            raise LeaseFileError(f"cannot write lease file {self.path}: {exc.strerror}") from None
-        except BaseException:
-            _remove_quietly(temporary)
-            raise
-        directory = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
 
     def _keep_backup(self) -> None:
         _remove_quietly(self.backup_path)

@@ -11,7 +11,9 @@ expression without its surrounding white space.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Callable
 from typing import Any
 
 try:
@@ -171,3 +173,27 @@ def dump_group(group: dict | None) -> str:
     if group is None:
         return ""
     return yaml.dump(group, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=120)
+
+
+def promtool_refusal(run_command: Callable, promtool: str, folder: str, files: list) -> str | None:
+    """Check ``files`` (``[(path, content)]``) with one ``promtool check rules`` on copies in ``folder``.
+
+    None when promtool accepts them all; otherwise promtool's message, naming the real paths.
+    """
+    names = {}
+    for index, (path, content) in enumerate(files):
+        candidate = os.path.join(folder, f"candidate-{index}.yml")
+        with open(candidate, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        names[candidate] = path
+    try:
+        rc, out, err = run_command([promtool, "check", "rules", *names])
+    finally:
+        for candidate in names:
+            os.unlink(candidate)
+    if rc == 0:
+        return None
+    message = out + err
+    for candidate, path in names.items():
+        message = message.replace(candidate, path)
+    return message.strip()

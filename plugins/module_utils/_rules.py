@@ -20,14 +20,6 @@ Metrics the collection exports on the state host (node_exporter textfile collect
 
 from __future__ import annotations
 
-CONFIG_METRICS = (
-    "vm_autoscale_enabled",
-    "vm_autoscale_min_instances",
-    "vm_autoscale_max_instances",
-    "vm_autoscale_cooldown_seconds",
-)
-STATE_METRICS = ("vm_autoscale_instances", "vm_autoscale_suspended")
-
 
 def service_rules(service: str, config: dict, settings: dict) -> list:
     """The rules of one service's group, in order: recording rules, action alerts, operator alerts.

@@ -154,11 +154,10 @@ backup_file:
 """
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _prometheus
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _files, _prometheus
 
 HEADER = (
     "# Prometheus rule file. The groups written by danacloud.vm_autoscale.alert_rule are managed by\n"
@@ -227,17 +226,12 @@ def _validate(module: AnsibleModule, content: str) -> None:
             msg="Failed to validate the rule file: promtool is not installed on this host; install it "
             "(Debian: prometheus), set promtool_path, or validate=false knowingly"
         )
-    descriptor, candidate = tempfile.mkstemp(dir=module.tmpdir, suffix=".yml")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        rc, out, err = module.run_command([promtool, "check", "rules", candidate])
-    finally:
-        os.unlink(candidate)
-    if rc != 0:
-        message = (out + err).replace(candidate, module.params["path"]).strip()
+    refusal = _prometheus.promtool_refusal(
+        module.run_command, promtool, module.tmpdir, [(module.params["path"], content)]
+    )
+    if refusal is not None:
         module.fail_json(
-            msg=f"Failed to write rule group {module.params['name']}: promtool check rules refused the file: {message}; "
+            msg=f"Failed to write rule group {module.params['name']}: promtool check rules refused the file: {refusal}; "
             "the rule file was left untouched"
         )
 
@@ -246,17 +240,9 @@ def _write(module: AnsibleModule, path: str, content: str) -> str | None:
     backup_file = None
     if module.params["backup"] and os.path.exists(path):
         backup_file = module.backup_local(path)
-    directory = os.path.dirname(path) or "."
-    descriptor, candidate = tempfile.mkstemp(dir=directory, prefix=".alert_rule.", suffix=".tmp")
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        module.atomic_move(candidate, path)
+        _files.write_atomic(path, content, _files.current_mode(path, 0o644))
     except OSError as exc:
-        if os.path.exists(candidate):
-            os.unlink(candidate)
         module.fail_json(msg=f"Failed to write rule file {path}: {to_native(exc)}")
     return backup_file
 

@@ -123,9 +123,9 @@ unchanged:
 
 import fnmatch
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _files, _prometheus
 
 ARGUMENT_SPEC = {
     "files": {
@@ -204,36 +204,19 @@ def _check_rules(module: AnsibleModule, plan: list) -> None:
     promtool = module.params["promtool_path"] or module.get_bin_path("promtool")
     if not promtool:
         module.fail_json(msg="Failed to check rule files: promtool is not installed on this host (Debian: prometheus)")
-    folder = tempfile.mkdtemp(dir=module.tmpdir)
-    names = {}
-    for index, entry in enumerate(rule_files):
-        candidate = os.path.join(folder, f"{index}.yml")
-        with open(candidate, "w", encoding="utf-8") as handle:
-            handle.write(entry["content"])
-        names[candidate] = entry["path"]
-    rc, out, err = module.run_command([promtool, "check", "rules", *names])
-    if rc != 0:
-        message = out + err
-        for candidate, path in names.items():
-            message = message.replace(candidate, path)
+    files = [(entry["path"], entry["content"]) for entry in rule_files]
+    refusal = _prometheus.promtool_refusal(module.run_command, promtool, module.tmpdir, files)
+    if refusal is not None:
         module.fail_json(
-            msg=f"Failed to write the rule files: promtool check rules refused them: {message.strip()}; no file was written"
+            msg=f"Failed to write the rule files: promtool check rules refused them: {refusal}; no file was written"
         )
 
 
 def _write(module: AnsibleModule, entry: dict, mode: int) -> None:
     path = entry["path"]
-    descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".autoscale_files.", suffix=".tmp")
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(entry["content"])
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
+        _files.write_atomic(path, entry["content"], mode)
     except OSError as exc:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
         module.fail_json(msg=f"Failed to write {path}: {exc.strerror}")
 
 

@@ -1,10 +1,10 @@
 """ip_pool_allocate driven through main(), as Ansible runs it (probes faked, files real)."""
 
+import functools
 import json
 from typing import ClassVar
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _ipam
 from ansible_collections.danacloud.vm_autoscale.plugins.modules import ip_pool_allocate
 
@@ -47,23 +47,18 @@ def base(tmp_path):
     }
 
 
-def run(capsys, args, check_mode=False, diff=False):
-    args = dict(args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args), pytest.raises(SystemExit):
-        ip_pool_allocate.main()
-    return json.loads(capsys.readouterr().out)
+@pytest.fixture
+def run(run_module):
+    """The module's result for ``args`` (see conftest.run_module)."""
+    return functools.partial(run_module, ip_pool_allocate.main)
 
 
 def lease_file(base):
     return f"{base['lease_dir']}/acme-web.json"
 
 
-def test_present_returns_the_address_and_the_network(capsys, base):
-    result = run(capsys, base)
+def test_present_returns_the_address_and_the_network(run, base):
+    result = run(base)
     assert result["changed"] is True
     assert result["ip"] == "198.18.1.101"  # .100 is excluded
     assert result["prefix"] == 24
@@ -76,48 +71,48 @@ def test_present_returns_the_address_and_the_network(capsys, base):
     assert on_disk["198.18.1.101"]["owner"] == "acme-web-auto-1"
     assert on_disk["198.18.1.101"]["requested_by"] == "unit test"
 
-    again = run(capsys, base)
+    again = run(base)
     assert again["changed"] is False
     assert again["ip"] == "198.18.1.101"
 
 
-def test_check_mode_predicts_and_writes_nothing(capsys, base, tmp_path):
-    result = run(capsys, base, check_mode=True)
+def test_check_mode_predicts_and_writes_nothing(run, base, tmp_path):
+    result = run(base, check_mode=True)
     assert result["changed"] is True
     assert result["ip"] == "198.18.1.101"
     assert not (tmp_path / "ipam").exists()
 
-    run(capsys, base)
+    run(base)
     with open(lease_file(base)) as handle:
         before = handle.read()
-    confirm = run(capsys, dict(base, confirm=True), check_mode=True)
+    confirm = run(dict(base, confirm=True), check_mode=True)
     assert confirm["changed"] is True
     assert confirm["lease"]["state"] == "in_use"
-    released = run(capsys, dict(base, state="absent"), check_mode=True)
+    released = run(dict(base, state="absent"), check_mode=True)
     assert released["changed"] is True
     with open(lease_file(base)) as handle:
         assert handle.read() == before
 
 
-def test_diff_shows_the_lease_record_before_and_after(capsys, base):
-    created = run(capsys, base, diff=True)
+def test_diff_shows_the_lease_record_before_and_after(run, base):
+    created = run(base, diff=True)
     assert created["diff"]["before"] == {}
     assert created["diff"]["after"]["ip"] == "198.18.1.101"
     assert created["diff"]["after_header"] == f"{lease_file(base)} (acme-web-auto-1)"
-    confirmed = run(capsys, dict(base, confirm=True), diff=True)
+    confirmed = run(dict(base, confirm=True), diff=True)
     assert confirmed["diff"]["before"]["state"] == "reserved"
     assert confirmed["diff"]["after"]["state"] == "in_use"
-    released = run(capsys, dict(base, state="absent"), diff=True)
+    released = run(dict(base, state="absent"), diff=True)
     assert released["diff"]["before"]["ip"] == "198.18.1.101"
     assert released["diff"]["after"] == {}
 
 
-def test_conflicts_are_reported_in_probes(capsys, base):
+def test_conflicts_are_reported_in_probes(run, base):
     SilentProber.ANSWERING = {"198.18.1.101", "198.18.1.102"}
-    result = run(capsys, base)
+    result = run(base)
     assert result["ip"] == "198.18.1.103"
     assert [probe["result"] for probe in result["probes"]][:2] == ["conflict", "conflict"]
-    query = run(capsys, dict(base, state="query"))
+    query = run(dict(base, state="query"))
     assert [entry["ip"] for entry in query["conflicts"]] == ["198.18.1.101", "198.18.1.102"]
     assert query["counts"] == {
         "total": 20,
@@ -133,13 +128,13 @@ def test_conflicts_are_reported_in_probes(capsys, base):
     assert query["ip"] == "198.18.1.103"
 
 
-def test_ranges_name_their_fields_in_errors(capsys, base):
+def test_ranges_name_their_fields_in_errors(run, base):
     args = dict(
         base,
         ranges=[{"start": "198.18.1.100", "end": "198.18.1.119"}, {"start": "198.18.1.110", "end": "198.18.1.130"}],
     )
     del args["start"], args["end"]
-    result = run(capsys, args)
+    result = run(args)
     assert result["failed"] is True
     assert result["field"] == "ranges[1].start"
     assert "Invalid pool definition, ranges[1].start: range 198.18.1.110-198.18.1.130 overlaps" in result["msg"]
@@ -162,52 +157,52 @@ def test_ranges_name_their_fields_in_errors(capsys, base):
         ({"subnet": None}, "subnet is required with state=present"),
     ],
 )
-def test_bad_input_fails_clearly_and_writes_nothing(capsys, base, tmp_path, change, words):
-    result = run(capsys, {**base, **change})
+def test_bad_input_fails_clearly_and_writes_nothing(run, base, tmp_path, change, words):
+    result = run({**base, **change})
     assert result["failed"] is True
     assert words in result["msg"]
     assert not (tmp_path / "ipam").exists()
 
 
-def test_a_corrupted_lease_file_fails_with_its_path_and_stays(capsys, base, tmp_path):
+def test_a_corrupted_lease_file_fails_with_its_path_and_stays(run, base, tmp_path):
     (tmp_path / "ipam").mkdir()
     (tmp_path / "ipam" / "acme-web.json").write_text('{"schema": "danacloud.vm_autoscale.ipam", "version": 1,')
-    result = run(capsys, base)
+    result = run(base)
     assert result["failed"] is True
     assert result["msg"].startswith("Failed to allocate an address for acme-web-auto-1 in pool acme-web: lease file ")
     assert f"{tmp_path}/ipam/acme-web.json is not valid JSON" in result["msg"]
     assert (tmp_path / "ipam" / "acme-web.json").read_text().endswith('"version": 1,')
 
 
-def test_exhaustion_fails_with_counts(capsys, base):
+def test_exhaustion_fails_with_counts(run, base):
     SilentProber.ANSWERING = {f"198.18.1.{n}" for n in range(100, 120)}
-    result = run(capsys, dict(base, probe={"concurrency": 20}))
+    result = run(dict(base, probe={"concurrency": 20}))
     assert result["failed"] is True
     assert "of 20 addresses, 0 are leased (0 in use, 0 reserved), 1 excluded, 19 in conflict" in result["msg"]
 
 
-def test_expired_reservations_are_freed_with_a_warning(capsys, base):
-    run(capsys, dict(base, owner="crashed"))
+def test_expired_reservations_are_freed_with_a_warning(run, base):
+    run(dict(base, owner="crashed"))
     with open(lease_file(base)) as handle:
         document = json.load(handle)
     document["leases"]["198.18.1.101"]["expires_at"] = "2020-01-01T00:00:00Z"
     with open(lease_file(base), "w") as handle:
         json.dump(document, handle)
-    result = run(capsys, base)
+    result = run(base)
     assert result["ip"] == "198.18.1.101"
     assert [lease["owner"] for lease in result["expired"]] == ["crashed"]
     warnings = [json.dumps(warning) for warning in result["warnings"]]  # 2.19 wraps them in event records
     assert any("crashed (service acme-web) was never confirmed" in warning for warning in warnings)
 
 
-def test_absent_without_a_lease_is_ok(capsys, base):
-    result = run(capsys, {"state": "absent", "service": "acme-web", "owner": "nobody", "lease_dir": base["lease_dir"]})
+def test_absent_without_a_lease_is_ok(run, base):
+    result = run({"state": "absent", "service": "acme-web", "owner": "nobody", "lease_dir": base["lease_dir"]})
     assert result["changed"] is False
     assert not result.get("failed")
 
 
-def test_ping_missing_on_the_state_host_is_named(capsys, base, monkeypatch):
+def test_ping_missing_on_the_state_host_is_named(run, base, monkeypatch):
     monkeypatch.setattr(ip_pool_allocate.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: None)
-    result = run(capsys, base)
+    result = run(base)
     assert result["failed"] is True
     assert "ping is not installed on the state host" in result["msg"]
