@@ -15,18 +15,18 @@ def autoscale_config(config: dict, service: str) -> dict:
         raise AnsibleFilterError(
             "autoscale_config: give the service name, e.g. autoscale | autoscale_config(inventory_hostname)"
         )
-    return _model.with_defaults(service, config)
+    return _model.with_defaults(service, _plain(config))
 
 
 def autoscale_problems(services: dict, scope: list | None = None) -> list:
     if not isinstance(services, dict):
         raise AnsibleFilterError("autoscale_problems: expects a mapping of service name to its autoscale mapping")
-    return _model.problems(services, scope)
+    return _model.problems(_plain(services), None if scope is None else _plain(list(scope)))
 
 
 def autoscale_prometheus_rules(config: dict, service: str, settings: dict) -> list:
     try:
-        return _rules.service_rules(service, config, settings)
+        return _rules.service_rules(service, _plain(config), _plain(settings))
     except (KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError(
             f"autoscale_prometheus_rules: cannot build the rules of {service}: {exc!r}; "
@@ -44,7 +44,7 @@ def autoscale_metrics(config: dict, service: str, kind: str) -> str:
 
 def autoscale_alertmanager_config(base: dict, services: list, settings: dict) -> dict:
     try:
-        return _alertmanager.render(base, list(services), settings)
+        return _alertmanager.render(_plain(base), _plain(list(services)), _plain(settings))
     except _alertmanager.AlertmanagerConfigError as exc:
         raise AnsibleFilterError(f"autoscale_alertmanager_config: {exc}") from exc
     except (KeyError, TypeError) as exc:
@@ -53,7 +53,7 @@ def autoscale_alertmanager_config(base: dict, services: list, settings: dict) ->
 
 def _plain(data):
     """Plain Python data (Ansible 2.19 hands filters tagged str subclasses PyYAML cannot dump)."""
-    return json.loads(json.dumps(data))
+    return json.loads(json.dumps(data, default=str))
 
 
 def autoscale_monitoring_files(services: dict, all_services: list, settings: dict) -> dict:

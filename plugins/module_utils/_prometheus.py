@@ -151,7 +151,12 @@ def parse_rule_file(path: str, text: str) -> list:
     return groups
 
 
-class _Dumper(yaml.SafeDumper if HAS_YAML else object):  # type: ignore[misc]
+# libyaml's emitter when PyYAML has it: the same text, several times faster (500 services' rule
+# files render in a fraction of a second instead of seconds).
+_BASE_DUMPER = getattr(yaml, "CSafeDumper", None) or yaml.SafeDumper if HAS_YAML else object
+
+
+class _Dumper(_BASE_DUMPER):  # type: ignore[misc,valid-type]
     """Multi-line strings as literal blocks, so a long expr stays readable in the file."""
 
 

@@ -124,23 +124,57 @@ def test_a_broken_definition_fails_in_preflight_and_leaves_monitoring_untouched(
     prometheus_dir = lab.state / "plg" / "prometheus"
     watched = [prometheus_dir / "prometheus.yml", *sorted((prometheus_dir / "rules").glob("*.yml"))]
     watched += sorted((prometheus_dir / "file_sd").glob("*.json"))
+    watched.append(lab.state / "plg" / "alertmanager" / "alertmanager.yml")
     before = {path: (path.stat().st_mtime_ns, path.read_bytes()) for path in watched}
 
-    # A second inventory source overrides acme-web's definition with two mistakes.
-    broken = yaml.safe_load((REPO / "inventories" / "lab" / "host_vars" / "acme-web.yml").read_text())["autoscale"]
+    # A second inventory source overrides globex-api's definition with two mistakes. globex-api
+    # is not the first host of the play: the roles run once, on the first host, for all of them.
+    broken = yaml.safe_load((REPO / "inventories" / "lab" / "host_vars" / "globex-api.yml").read_text())["autoscale"]
     broken["monitoring"]["cpu_threshold"] = 0
     broken["scaling"]["min_instances"] = 9
     override = tmp_path / "override"
     (override / "host_vars").mkdir(parents=True)
     (override / "hosts.yml").write_text(
-        yaml.safe_dump({"all": {"children": {"autoscale_services": {"hosts": {"acme-web": None}}}}})
+        yaml.safe_dump({"all": {"children": {"autoscale_services": {"hosts": {"globex-api": None}}}}})
     )
-    (override / "host_vars" / "acme-web.yml").write_text(yaml.safe_dump({"autoscale": broken}))
+    (override / "host_vars" / "globex-api.yml").write_text(yaml.safe_dump({"autoscale": broken}))
 
     run = run_playbook("playbooks/onboard.yml", "-i", str(override))
     assert run.returncode != 0
     failure = run.task("Fail with every problem found", "acme-web")
     assert failure["msg"].startswith("2 problem(s) in the service definitions; nothing was changed:")
-    assert "autoscale.monitoring.cpu_threshold = 0" in failure["msg"]
-    assert "autoscale.scaling.min_instances = 9" in failure["msg"]
+    assert "service globex-api: autoscale.monitoring.cpu_threshold = 0" in failure["msg"]
+    assert "service globex-api: autoscale.scaling.min_instances = 9" in failure["msg"]
+    assert [play["play"]["name"] for play in run.result["plays"]] == ["Validate the service definitions"]
+    assert {path: (path.stat().st_mtime_ns, path.read_bytes()) for path in watched} == before
+
+
+def test_a_failing_role_stops_the_roles_after_it(run_playbook, lab):
+    assert run_playbook("playbooks/onboard.yml").returncode == 0
+    alertmanager_yml = lab.state / "plg" / "alertmanager" / "alertmanager.yml"
+    before = alertmanager_yml.read_bytes()
+
+    # No base configuration for Prometheus: its role refuses; Alertmanager's must not run after it.
+    run = run_playbook("playbooks/onboard.yml", "-e", '{"prometheus_autoscale_base_config": {}}')
+    assert run.returncode != 0
+    refusal = run.task("Check that the operator's base configuration is given", "acme-web")
+    assert refusal["failed"] and "prometheus_autoscale_base_config is empty" in refusal["msg"]
+    names = [task["task"]["name"] for play in run.result["plays"] for task in play["tasks"]]
+    assert not [name for name in names if "alertmanager_autoscale" in name or "grafana_autoscale" in name], names
+    assert alertmanager_yml.read_bytes() == before
+
+
+def test_alertmanager_refuses_a_base_configuration_without_a_route_before_writing(run_playbook, lab):
+    assert run_playbook("playbooks/onboard.yml").returncode == 0
+    alertmanager_dir = lab.state / "plg" / "alertmanager"
+    watched = [alertmanager_dir / "alertmanager.yml", *sorted((alertmanager_dir / "secrets").iterdir())]
+    before = {path: (path.stat().st_mtime_ns, path.read_bytes()) for path in watched}
+
+    run = run_playbook("playbooks/onboard.yml", "-e", '{"alertmanager_autoscale_base_config": {"global": {}}}')
+    assert run.returncode != 0
+    refusal = run.task("Check that alertmanager.yml can be made from the base configuration before changing anything",
+                       "acme-web")  # fmt: skip
+    assert "the base configuration needs a route (with the default receiver)" in refusal["msg"]
+    names = [task["task"]["name"] for play in run.result["plays"] for task in play["tasks"]]
+    assert not [name for name in names if "grafana_autoscale" in name], names
     assert {path: (path.stat().st_mtime_ns, path.read_bytes()) for path in watched} == before
