@@ -72,6 +72,38 @@ def autoscale_token_files(names: list, tokens: list, secrets_dir: str) -> list:
         raise AnsibleFilterError(str(exc)) from exc
 
 
+def _event_cell(event: dict) -> tuple:
+    vms = [action for action in event.get("actions") or [] if isinstance(action, dict) and action.get("vm")]
+    what = ", ".join(f"{action['vm']} {action.get('ip', '')}".strip() for action in vms) or "-"
+    detail = event.get("reason") or ""
+    if event.get("step"):
+        detail = f"{event['step']}: {detail}"
+    if event.get("breaker"):
+        detail = f"{detail} (breaker {event['breaker']})".strip()
+    duration = event.get("duration_seconds")
+    return (
+        str(event.get("timestamp", "?")),
+        str(event.get("action", "?")),
+        str(event.get("status", "?")),
+        what,
+        f"{duration:.1f} s" if isinstance(duration, (int, float)) else "-",
+        detail or "-",
+    )
+
+
+def autoscale_event_table(events: list) -> list:
+    """Lines of a fixed-width table of scale events (the planners' event list)."""
+    if not isinstance(events, list):
+        raise AnsibleFilterError("autoscale_event_table: expects the events list that autoscale_state returns")
+    header = ("time", "action", "status", "VMs", "duration", "step / reason")
+    rows = [header, *(_event_cell(event) for event in _plain(events) if isinstance(event, dict))]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(header) - 1)]
+    lines = ["  ".join([*(cell.ljust(width) for cell, width in zip(row, widths)), row[-1]]) for row in rows]
+    if len(rows) == 1:
+        lines.append("(no events)")
+    return lines
+
+
 class FilterModule:
     def filters(self) -> dict:
         return {
@@ -82,4 +114,5 @@ class FilterModule:
             "autoscale_alertmanager_config": autoscale_alertmanager_config,
             "autoscale_monitoring_files": autoscale_monitoring_files,
             "autoscale_token_files": autoscale_token_files,
+            "autoscale_event_table": autoscale_event_table,
         }

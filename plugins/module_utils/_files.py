@@ -4,9 +4,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import random
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 
 def write_atomic(path: str, text: str, mode: int, before_replace: Callable[[], None] | None = None) -> None:
@@ -45,3 +49,40 @@ def current_mode(path: str, default: int) -> int:
         return os.stat(path).st_mode & 0o7777
     except FileNotFoundError:
         return default
+
+
+class LockUnavailable(Exception):
+    """The lock could not be taken: ``timed_out``, or the lock file could not be opened (``reason``)."""
+
+    def __init__(self, lock_path: str, reason: str, timed_out: bool = False) -> None:
+        super().__init__(f"{lock_path}: {reason}")
+        self.reason = reason
+        self.timed_out = timed_out
+
+
+@contextmanager
+def flocked(lock_path: str, timeout: float) -> Iterator[None]:
+    """Hold an exclusive ``flock`` of ``lock_path`` (created, folder included, mode 0750).
+
+    Raises LockUnavailable (only ever before the body runs) after ``timeout`` seconds of waiting
+    or when the file cannot be opened. The lock goes with the descriptor: a killed process never
+    leaves it held.
+    """
+    try:
+        os.makedirs(os.path.dirname(lock_path) or ".", mode=0o750, exist_ok=True)
+        handle = open(lock_path, "a+", encoding="utf-8")
+    except OSError as exc:
+        raise LockUnavailable(lock_path, exc.strerror or str(exc)) from None
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockUnavailable(lock_path, f"still locked after {timeout:g} s", timed_out=True) from None
+                time.sleep(0.01 + random.random() * 0.02)  # noqa: S311 (jitter, not crypto)
+        yield
+    finally:
+        handle.close()  # closing the descriptor releases the lock

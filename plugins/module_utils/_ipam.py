@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import errno
-import fcntl
 import json
 import os
 import random
@@ -33,7 +32,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._files import current_mode, write_atomic
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._files import (
+    LockUnavailable,
+    current_mode,
+    flocked,
+    write_atomic,
+)
 
 try:
     import netaddr
@@ -403,26 +407,15 @@ class LeaseStore:
     def locked(self) -> Iterator[dict]:
         """Hold the pool's exclusive lock; yield the current document."""
         try:
-            os.makedirs(self.directory, mode=0o750, exist_ok=True)
-            handle = open(self.lock_path, "a+", encoding="utf-8")
-        except OSError as exc:
-            raise LeaseFileError(f"cannot open lock file {self.lock_path}: {exc.strerror}") from None
-        try:
-            deadline = time.monotonic() + self.lock_timeout
-            while True:
-                try:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise LockTimeout(
-                            f"lease file {self.path} stayed locked for {self.lock_timeout:g} s by another run; "
-                            "retry, or raise lock_timeout"
-                        ) from None
-                    time.sleep(0.01 + random.random() * 0.02)  # noqa: S311 (jitter, not crypto)
-            yield self.read()
-        finally:
-            handle.close()  # closing the descriptor releases the lock
+            with flocked(self.lock_path, self.lock_timeout):
+                yield self.read()
+        except LockUnavailable as exc:
+            if exc.timed_out:
+                raise LockTimeout(
+                    f"lease file {self.path} stayed locked for {self.lock_timeout:g} s by another run; "
+                    "retry, or raise lock_timeout"
+                ) from None
+            raise LeaseFileError(f"cannot open lock file {self.lock_path}: {exc.reason}") from None
 
     def write(self, data: dict, now: float) -> None:
         """Replace the lease file atomically (temp file, fsync, rename); keep the previous one as .bak."""

@@ -20,6 +20,8 @@ Metrics the collection exports on the state host (node_exporter textfile collect
 
 from __future__ import annotations
 
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _state
+
 
 def service_rules(service: str, config: dict, settings: dict) -> list:
     """The rules of one service's group, in order: recording rules, action alerts, operator alerts.
@@ -180,13 +182,13 @@ def config_metrics(service: str, config: dict) -> str:
 
 
 def initial_state_metrics(service: str, config: dict) -> str:
-    """The first state file of a service: its static members, not suspended, nothing done yet."""
-    values = {"vm_autoscale_instances": len(config["static_members"]), "vm_autoscale_suspended": 0}
-    helps = {
-        "vm_autoscale_instances": "Instances of the service (static members and autoscaled VMs).",
-        "vm_autoscale_suspended": "1 while the circuit breaker keeps the service from scaling.",
-    }
-    return _textfile(service, values, helps)
+    """The first state file of a service: its static members, not suspended, nothing done yet.
+
+    The same text the scale actions write later (``_state.metrics_text``), counters at 0.
+    """
+    state = _state.empty_state(service)
+    state["instances"] = len(config["static_members"])
+    return _state.metrics_text(state)
 
 
 def _textfile(service: str, values: dict, helps: dict) -> str:

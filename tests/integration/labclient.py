@@ -52,3 +52,12 @@ def wait_for(predicate, timeout: float = 30.0, what: str = "condition", interval
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def prometheus_value(expr: str) -> float | None:
+    """The value of an instant query with one result (None when it has none)."""
+    answer = requests.get(f"{PROMETHEUS}/api/v1/query", params={"query": expr}, verify=ca(), timeout=10).json()
+    assert answer["status"] == "success", f"{expr}: {answer.get('error')}"
+    results = answer["data"]["result"]
+    assert len(results) <= 1, f"{expr}: {len(results)} series"
+    return float(results[0]["value"][1]) if results else None

@@ -1,0 +1,442 @@
+# Copyright: (c) 2026, Dana Cloud platform team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The state of an autoscaled service on the state host. Private to the collection.
+
+What must survive a restart of the runner (AWX runs in throw-away containers, Jenkins agents
+come and go) lives in one folder on the state host (``vm_autoscale_state_dir``):
+
+- ``services/<service>.json`` - the service's state document (schema
+  ``danacloud.vm_autoscale.service_state`` v1): the run lock, the last scale time per action
+  (cooldown), the circuit breaker (consecutive failed scale-outs, suspended), the action counters
+  and the last known instance count;
+- ``events/<service>.jsonl`` - the event log, one JSON object per line, appended;
+- ``<textfile_dir>/vm_autoscale_<service>_state.prom`` - the state as metrics for node_exporter's
+  textfile collector, which the alert rules and the dashboard read.
+
+Every change happens under an exclusive ``flock`` of ``services/<service>.lock`` and replaces the
+files atomically, so concurrent runs (two webhooks for the same service at once) serialise here.
+The *run lock* in the document is different: it is held across the many tasks of a scale
+action, by an owner (the run's id), with an expiry so that a run killed half-way does not block
+the service forever.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._files import (
+    LockUnavailable,
+    current_mode,
+    flocked,
+    write_atomic,
+)
+
+SCHEMA = "danacloud.vm_autoscale.service_state"
+SCHEMA_VERSION = 1
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+SERVICE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
+ACTIONS = ("scale_out", "scale_in")
+RESULTS = ("success", "failed", "skipped")
+EVENT_ACTIONS = (*ACTIONS, "breaker_reset")
+EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
+
+
+class StateError(Exception):
+    """The state cannot be read, written or changed as asked; the message says why and what to do."""
+
+
+class Locked(StateError):
+    """The service's run lock is held by another run."""
+
+    def __init__(self, message: str, holder: dict) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+def format_time(epoch: float) -> str:
+    return datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime(TIME_FORMAT)
+
+
+def parse_time(text: str) -> float:
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=timezone.utc).timestamp()
+
+
+def new_event_id(now: float) -> str:
+    return f"{datetime.fromtimestamp(int(now), tz=timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
+
+
+def empty_state(service: str) -> dict:
+    return {
+        "schema": SCHEMA,
+        "version": SCHEMA_VERSION,
+        "service": service,
+        "lock": None,
+        "last_scale": {},
+        "consecutive_failures": 0,
+        "suspended": False,
+        "suspended_at": None,
+        "suspended_reason": None,
+        "actions_total": {action: dict.fromkeys(RESULTS, 0) for action in ACTIONS},
+        "instances": None,
+        "recent_event_ids": [],
+        "updated_at": None,
+    }
+
+
+def _check_time(where: str, value: Any) -> None:
+    try:
+        parse_time(value)
+    except (TypeError, ValueError):
+        raise StateError(f"{where} is {value!r}, expected a time like 2026-11-22T10:00:00Z") from None
+
+
+def validate_state(data: Any, service: str) -> None:
+    """Raise StateError naming the first thing wrong with a state document."""
+    if not isinstance(data, dict):
+        raise StateError(f"the document is a {type(data).__name__}, expected an object")
+    if data.get("schema") != SCHEMA:
+        raise StateError(f"schema is {data.get('schema')!r}, expected {SCHEMA!r}")
+    if data.get("version") != SCHEMA_VERSION:
+        raise StateError(
+            f"version is {data.get('version')!r}; this collection reads version {SCHEMA_VERSION} "
+            "(a newer collection wrote it? upgrade this one)"
+        )
+    if data.get("service") != service:
+        raise StateError(f"service is {data.get('service')!r}, expected {service!r}")
+    lock = data.get("lock")
+    if lock is not None:
+        if not isinstance(lock, dict) or not isinstance(lock.get("owner"), str):
+            raise StateError("lock must be null or an object with an owner")
+        for key in ("acquired_at", "expires_at"):
+            _check_time(f"lock.{key}", lock.get(key))
+    if not isinstance(data.get("last_scale"), dict):
+        raise StateError("last_scale must be an object")
+    for action, value in data["last_scale"].items():
+        _check_time(f"last_scale.{action}", value)
+    failures = data.get("consecutive_failures")
+    if not isinstance(failures, int) or isinstance(failures, bool) or failures < 0:
+        raise StateError(f"consecutive_failures is {failures!r}, expected a count")
+    if not isinstance(data.get("suspended"), bool):
+        raise StateError(f"suspended is {data.get('suspended')!r}, expected true or false")
+    totals = data.get("actions_total")
+    if not isinstance(totals, dict) or any(
+        not isinstance(totals.get(action), dict)
+        or any(not isinstance(totals[action].get(result), int) for result in RESULTS)
+        for action in ACTIONS
+    ):
+        raise StateError("actions_total must hold a count per action (scale_out, scale_in) and result")
+    recent = data.get("recent_event_ids", [])
+    if not isinstance(recent, list) or not all(isinstance(item, str) for item in recent):
+        raise StateError("recent_event_ids must be a list of event ids")
+    instances = data.get("instances")
+    if instances is not None and (not isinstance(instances, int) or isinstance(instances, bool) or instances < 0):
+        raise StateError(f"instances is {instances!r}, expected null or a count")
+
+
+def metrics_text(state: dict) -> str:
+    """The textfile-collector file of a service's state (every series present, counters from 0).
+
+    Counters are written for every action and result from the start, so that the first failure
+    is an *increase* Prometheus can see (a series born at 1 has no increase).
+    """
+    service = state["service"]
+    one = f'service="{service}"'
+    lines = [
+        "# HELP vm_autoscale_instances Instances of the service (static members and autoscaled VMs).",
+        "# TYPE vm_autoscale_instances gauge",
+    ]
+    if state.get("instances") is not None:
+        lines.append(f"vm_autoscale_instances{{{one}}} {int(state['instances'])}")
+    lines += [
+        "# HELP vm_autoscale_suspended 1 while the circuit breaker keeps the service from scaling.",
+        "# TYPE vm_autoscale_suspended gauge",
+        f"vm_autoscale_suspended{{{one}}} {1 if state['suspended'] else 0}",
+        "# HELP vm_autoscale_consecutive_failures Failed scale-outs in a row (the circuit breaker counts them).",
+        "# TYPE vm_autoscale_consecutive_failures gauge",
+        f"vm_autoscale_consecutive_failures{{{one}}} {int(state['consecutive_failures'])}",
+    ]
+    if state["last_scale"]:
+        lines += [
+            "# HELP vm_autoscale_last_scale_timestamp_seconds When the service last scaled, per action.",
+            "# TYPE vm_autoscale_last_scale_timestamp_seconds gauge",
+        ]
+        for action in sorted(state["last_scale"]):
+            stamp = int(parse_time(state["last_scale"][action]))
+            lines.append(f'vm_autoscale_last_scale_timestamp_seconds{{{one},action="{action}"}} {stamp}')
+    lines += [
+        "# HELP vm_autoscale_actions_total Scale actions of the service, by action and result.",
+        "# TYPE vm_autoscale_actions_total counter",
+    ]
+    for action in ACTIONS:
+        for result in RESULTS:
+            count = int(state["actions_total"][action][result])
+            lines.append(f'vm_autoscale_actions_total{{{one},action="{action}",result="{result}"}} {count}')
+    return "\n".join(lines) + "\n"
+
+
+class ServiceState:
+    """Reads and changes one service's state files under their flock."""
+
+    def __init__(self, state_dir: str, service: str, textfile_dir: str | None = None, timeout: float = 30.0) -> None:
+        if not isinstance(service, str) or not SERVICE_NAME.match(service):
+            raise StateError(
+                f"service {service!r} is not a valid service name (lower-case letters, digits and '-', "
+                "at most 40 characters, as autoscale_preflight checks)"
+            )
+        self.service = service
+        self.path = os.path.join(state_dir, "services", f"{service}.json")
+        self.lock_path = os.path.join(state_dir, "services", f"{service}.lock")
+        self.events_path = os.path.join(state_dir, "events", f"{service}.jsonl")
+        self.metrics_path = os.path.join(textfile_dir, f"vm_autoscale_{service}_state.prom") if textfile_dir else None
+        self.timeout = timeout
+
+    # -- reading --------------------------------------------------------------------------
+
+    def read(self) -> dict:
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                text = handle.read()
+        except FileNotFoundError:
+            return empty_state(self.service)
+        except OSError as exc:
+            raise StateError(f"cannot read the state file {self.path}: {exc.strerror}") from None
+        try:
+            data = json.loads(text)
+            validate_state(data, self.service)
+        except ValueError as exc:
+            raise StateError(
+                f"the state file {self.path} is not valid JSON ({exc}); it was left untouched: fix it by hand "
+                "or remove it (the service then starts with no cooldown, breaker closed)"
+            ) from None
+        except StateError as exc:
+            raise StateError(
+                f"the state file {self.path} does not follow schema {SCHEMA} v{SCHEMA_VERSION}: {exc}; "
+                "it was left untouched (docs/state.md describes the format)"
+            ) from None
+        return data
+
+    def events(self) -> list:
+        """Every event of the service, oldest first (a line that is not JSON is skipped and reported)."""
+        try:
+            with open(self.events_path, encoding="utf-8") as handle:
+                lines = handle.readlines()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StateError(f"cannot read the event log {self.events_path}: {exc.strerror}") from None
+        events = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                event = {"id": None, "status": "unreadable", "line": number, "text": line[:200]}
+            events.append(event)
+        return events
+
+    # -- changing -------------------------------------------------------------------------
+
+    def change(self, mutate, check_mode: bool = False) -> tuple:
+        """Run ``mutate(state) -> (changed, extra)`` under the flock; write the state if changed.
+
+        ``extra`` may hold ``"event"``: a dict appended to the event log (before the state is
+        replaced, so a crash in between leaves an event whose counters are not yet counted rather
+        than counters without their event). Returns (changed, before, after, extra).
+        """
+        try:
+            with flocked(self.lock_path, self.timeout):
+                before = self.read()
+                after = json.loads(json.dumps(before))
+                changed, extra = mutate(after)
+                if changed and not check_mode:
+                    event = extra.get("event")
+                    if event is not None:
+                        self._append_event(event)
+                    self._write(after)
+                return changed, before, after, extra
+        except LockUnavailable as exc:
+            raise StateError(
+                f"the state of service {self.service} stayed busy ({exc.reason}) - another run is writing it; retry"
+                if exc.timed_out
+                else f"cannot open {self.lock_path}: {exc.reason}; check vm_autoscale_state_dir and its permissions"
+            ) from None
+
+    def _append_event(self, event: dict) -> None:
+        directory = os.path.dirname(self.events_path)
+        try:
+            os.makedirs(directory, mode=0o750, exist_ok=True)
+            line = json.dumps(event, sort_keys=True, separators=(",", ":")) + "\n"
+            descriptor = os.open(self.events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            try:
+                os.write(descriptor, line.encode("utf-8"))
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+        except OSError as exc:
+            raise StateError(f"cannot append to the event log {self.events_path}: {exc.strerror}") from None
+
+    def _write(self, state: dict) -> None:
+        try:
+            os.makedirs(os.path.dirname(self.path), mode=0o750, exist_ok=True)
+            write_atomic(self.path, json.dumps(state, indent=2, sort_keys=True) + "\n", current_mode(self.path, 0o640))
+            if self.metrics_path:
+                write_atomic(self.metrics_path, metrics_text(state), current_mode(self.metrics_path, 0o644))
+        except OSError as exc:
+            raise StateError(
+                f"cannot write the state of service {self.service}: {exc.strerror} ({exc.filename})"
+            ) from None
+
+
+# --- the operations, as mutations of the state document ---------------------------------
+
+
+def lock_holder(state: dict, now: float) -> dict | None:
+    """The live run lock (None when free or expired)."""
+    lock = state.get("lock")
+    if lock and parse_time(lock["expires_at"]) > now:
+        return lock
+    return None
+
+
+def acquire(owner: str, action: str | None, ttl: int, now: float):
+    """Mutation: take (or renew) the run lock for ``owner``; raise Locked when another run holds it."""
+
+    def mutate(state: dict) -> tuple:
+        holder = lock_holder(state, now)
+        if holder is not None and holder["owner"] != owner:
+            raise Locked(
+                f"service {state['service']} is locked by run {holder['owner']}"
+                f"{' (' + holder['action'] + ')' if holder.get('action') else ''} since {holder['acquired_at']}, "
+                f"until {holder['expires_at']} at the latest; wait for it to finish, or release it with "
+                "danacloud.vm_autoscale.autoscale_lock state=absent force=true if that run is dead",
+                holder,
+            )
+        stale = state.get("lock") if holder is None else None
+        acquired_at = holder["acquired_at"] if holder is not None else format_time(now)
+        state["lock"] = {
+            "owner": owner,
+            "action": action if action is not None else (holder or {}).get("action"),
+            "acquired_at": acquired_at,
+            "expires_at": format_time(now + ttl),
+        }
+        state["updated_at"] = format_time(now)
+        return True, {"renewed": holder is not None, "expired_lock": stale}
+
+    return mutate
+
+
+def release(owner: str | None, force: bool, now: float):
+    """Mutation: release the run lock held by ``owner`` (any holder with ``force``)."""
+
+    def mutate(state: dict) -> tuple:
+        lock = state.get("lock")
+        if lock is None:
+            return False, {"released": None}
+        if not force and lock["owner"] != owner and lock_holder(state, now) is not None:
+            raise Locked(
+                f"service {state['service']} is locked by run {lock['owner']}, not by {owner}; "
+                "nothing was released (force=true releases another run's lock)",
+                lock,
+            )
+        state["lock"] = None
+        state["updated_at"] = format_time(now)
+        return True, {"released": lock}
+
+    return mutate
+
+
+def record(event: dict, instances: int | None, breaker_threshold: int, now: float):
+    """Mutation: count one finished action (``event``), move the breaker, remember the instances.
+
+    ``event`` needs ``id``, ``action`` and ``status``; an event whose id the state has already
+    counted is not counted twice (a retried task). Returns the completed event in extra.
+    """
+
+    def mutate(state: dict) -> tuple:
+        action, status = event["action"], event["status"]
+        if event["id"] in state.get("recent_event_ids", []):
+            return False, {"event": None, "duplicate": True}
+        complete = {
+            "service": state["service"],
+            "timestamp": format_time(now),
+            **event,
+        }
+        if action in ACTIONS:
+            state["actions_total"][action][status] += 1
+            if status == "success":
+                state["last_scale"][action] = format_time(now)
+        opened = False
+        if action == "scale_out" and status == "failed":
+            state["consecutive_failures"] += 1
+            if state["consecutive_failures"] >= breaker_threshold and not state["suspended"]:
+                opened = True
+                state["suspended"] = True
+                state["suspended_at"] = format_time(now)
+                state["suspended_reason"] = (
+                    f"{state['consecutive_failures']} failed scale-outs in a row; last: "
+                    f"{event.get('step') or 'unknown step'}: {event.get('reason') or 'no reason given'}"
+                )
+        elif action == "scale_out" and status == "success":
+            state["consecutive_failures"] = 0
+        if instances is not None:
+            state["instances"] = instances
+        if opened:
+            complete["breaker"] = "opened"
+        state["recent_event_ids"] = [*state.get("recent_event_ids", []), event["id"]][-50:]
+        state["updated_at"] = format_time(now)
+        return True, {"event": complete, "duplicate": False, "breaker_opened": opened}
+
+    return mutate
+
+
+def reset_breaker(by: str, reason: str, now: float):
+    """Mutation: close the circuit breaker (an operator's decision), recorded as an event."""
+
+    def mutate(state: dict) -> tuple:
+        if not state["suspended"] and state["consecutive_failures"] == 0:
+            return False, {"event": None}
+        event = {
+            "id": new_event_id(now),
+            "service": state["service"],
+            "action": "breaker_reset",
+            "status": "success",
+            "timestamp": format_time(now),
+            "trigger": "operator",
+            "by": by,
+            "reason": reason,
+            "previous": {
+                "suspended": state["suspended"],
+                "suspended_at": state["suspended_at"],
+                "suspended_reason": state["suspended_reason"],
+                "consecutive_failures": state["consecutive_failures"],
+            },
+        }
+        state.update(suspended=False, suspended_at=None, suspended_reason=None, consecutive_failures=0)
+        state["updated_at"] = format_time(now)
+        return True, {"event": event}
+
+    return mutate
+
+
+def select_events(events: list, status: list | None, since: float | None, until: float | None, limit: int) -> list:
+    """The newest ``limit`` events (0: all) matching the status list and the time range, oldest first."""
+    chosen = []
+    for event in events:
+        if status and event.get("status") not in status:
+            continue
+        try:
+            stamp = parse_time(event.get("timestamp", ""))
+        except (TypeError, ValueError):
+            stamp = None
+        if since is not None and (stamp is None or stamp < since):
+            continue
+        if until is not None and (stamp is None or stamp > until):
+            continue
+        chosen.append(event)
+    return chosen[-limit:] if limit else chosen

@@ -1,0 +1,151 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, Dana Cloud platform team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: autoscale_event
+short_description: Record a scale event of a service, count it and move its circuit breaker
+version_added: 0.1.0
+description:
+  - Appends one JSON line to the service's event log on the state host (the planners' scale-event
+    fields) and, in the same step, updates the service's state and metrics
+    (C(vm_autoscale_instances), C(vm_autoscale_suspended), C(vm_autoscale_consecutive_failures),
+    C(vm_autoscale_last_scale_timestamp_seconds{action}),
+    C(vm_autoscale_actions_total{action,result})).
+  - A successful action sets the cooldown's start (the last scale time of its action). Skipped
+    actions are counted but move neither the cooldown nor the breaker.
+  - The circuit breaker counts failed scale-outs in a row; at O(breaker_threshold) the service is
+    suspended (metric C(vm_autoscale_suspended) 1, which fires the operator alert
+    C(VmAutoscaleSuspended) and keeps the scale alerts from firing) until an operator resets it
+    with M(danacloud.vm_autoscale.autoscale_state) (O(danacloud.vm_autoscale.autoscale_state#module:breaker=reset)).
+    A successful scale-out sets the count back to 0.
+  - Idempotent per event id - a retried task does not count an event twice.
+author:
+  - Dana Cloud platform team (@danacloud)
+extends_documentation_fragment:
+  - danacloud.vm_autoscale.state
+attributes:
+  check_mode:
+    description: Can run in check mode; returns the event and state it would write.
+    support: full
+  diff_mode:
+    description: Shows the state document before and after.
+    support: full
+options:
+  event:
+    description:
+      - The event, a mapping. Required keys are C(action) (V(scale_out) or V(scale_in)) and
+        C(status) (V(success), V(failed) or V(skipped)). C(id) is the event's unique id (the run's
+        id is a good one), generated when missing.
+      - Other keys are kept as given, for example C(trigger), C(alert), C(fingerprint),
+        C(actions) (a list of C({type, vm, ip, pool, member})), C(duration_seconds), C(step) and
+        C(reason) (of a failure), C(run). C(timestamp) and C(service) are set by the module.
+    type: dict
+    required: true
+  instances:
+    description: The service's instance count after the action (static members included), for
+      the C(vm_autoscale_instances) metric. Omit to keep the last one.
+    type: int
+  breaker_threshold:
+    description: Failed scale-outs in a row that suspend the service.
+    type: int
+    default: 3
+"""
+
+EXAMPLES = r"""
+- name: Record the scale-out
+  danacloud.vm_autoscale.autoscale_event:
+    service: acme-web
+    state_dir: "{{ vm_autoscale_state_dir }}"
+    textfile_dir: "{{ vm_autoscale_textfile_dir }}"
+    instances: 3
+    event:
+      id: "{{ autoscale_run_id }}"
+      action: scale_out
+      status: success
+      trigger: prometheus-alert
+      alert: VmAutoscaleScaleOut
+      actions:
+        - {type: ip-allocation, ip: 198.18.1.100}
+        - {type: vm-creation, vm: acme-web-auto-0001, ip: 198.18.1.100}
+        - {type: f5-pool-add, pool: acme-web-pool, member: "198.18.1.100:80"}
+      duration_seconds: 41.2
+  delegate_to: "{{ groups['state_host'] | first }}"
+"""
+
+RETURN = r"""
+event:
+  description: The event as written to the log (null when this id was already recorded).
+  returned: always
+  type: dict
+state:
+  description: The service's state document after the call.
+  returned: always
+  type: dict
+duplicate:
+  description: An event with this id had already been recorded; nothing was written.
+  returned: always
+  type: bool
+breaker_opened:
+  description: This event opened the circuit breaker (the service is now suspended).
+  returned: always
+  type: bool
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _state
+
+ARGUMENT_SPEC = {
+    "service": {"type": "str", "required": True},
+    "state_dir": {"type": "path", "default": "/var/lib/vm_autoscale"},
+    "textfile_dir": {"type": "path"},
+    "timeout": {"type": "float", "default": 30},
+    "event": {"type": "dict", "required": True},
+    "instances": {"type": "int"},
+    "breaker_threshold": {"type": "int", "default": 3},
+}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    params = module.params
+    now = time.time()
+    event = {key: value for key, value in params["event"].items() if key not in ("timestamp", "service")}
+    if event.get("action") not in _state.ACTIONS:
+        module.fail_json(msg=f"event.action is {event.get('action')!r}, expected one of {', '.join(_state.ACTIONS)}")
+    if event.get("status") not in _state.RESULTS:
+        module.fail_json(msg=f"event.status is {event.get('status')!r}, expected one of {', '.join(_state.RESULTS)}")
+    if not event.get("id"):
+        event["id"] = _state.new_event_id(now)
+    event["id"] = str(event["id"])
+    if not _state.EVENT_ID.match(event["id"]):
+        module.fail_json(msg=f"event.id {event['id']!r} is not a valid id (letters, digits, '.', '_', ':', '-'; 1-100)")
+    if params["instances"] is not None and params["instances"] < 0:
+        module.fail_json(msg=f"instances is {params['instances']}, expected a count (0 or more)")
+    if params["breaker_threshold"] < 1:
+        module.fail_json(msg=f"breaker_threshold is {params['breaker_threshold']}, expected 1 or more")
+    try:
+        store = _state.ServiceState(params["state_dir"], params["service"], params["textfile_dir"], params["timeout"])
+        mutation = _state.record(event, params["instances"], params["breaker_threshold"], now)
+        changed, before, after, extra = store.change(mutation, module.check_mode)
+    except _state.StateError as exc:
+        module.fail_json(msg=str(exc))
+    result = {
+        "changed": changed,
+        "event": extra.get("event"),
+        "state": after,
+        "duplicate": extra.get("duplicate", False),
+        "breaker_opened": extra.get("breaker_opened", False),
+    }
+    if module._diff:
+        result["diff"] = {"before": before, "after": after}
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

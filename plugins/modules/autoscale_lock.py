@@ -1,0 +1,175 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, Dana Cloud platform team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: autoscale_lock
+short_description: Take or release a service's run lock on the state host
+version_added: 0.1.0
+description:
+  - A scale action of a service runs many tasks (IP, clone, F5, targets); two actions of the same
+    service at once would both see room below the maximum. The run lock makes them take turns.
+  - The lock is a record in the service's state file on the state host, with an owner (the run's
+    id) and an expiry, so that it holds across tasks and runners, and a run killed half-way blocks
+    the service only until O(ttl) has passed.
+  - O(state=present) takes the lock, or renews it when O(owner) already holds it. When another
+    run holds it, the module waits up to O(wait) seconds, then fails naming the holder.
+  - O(state=absent) releases it. Another owner's live lock is only released with O(force=true)
+    (an operator clearing the lock of a dead run).
+author:
+  - Dana Cloud platform team (@danacloud)
+extends_documentation_fragment:
+  - danacloud.vm_autoscale.state
+attributes:
+  check_mode:
+    description: Can run in check mode; reports whether the lock could be taken, and takes nothing.
+    support: full
+  diff_mode:
+    description: Shows the lock record before and after.
+    support: full
+options:
+  owner:
+    description:
+      - The run's id, unique per run (for example the Jenkins build tag or the AWX job id).
+      - Required with O(state=present); with O(state=absent) only this owner's lock is released
+        unless O(force=true).
+    type: str
+  action:
+    description: What the run is doing, shown to whoever waits for the lock.
+    type: str
+  state:
+    description: V(present) takes or renews the lock, V(absent) releases it.
+    type: str
+    choices: [present, absent]
+    default: present
+  ttl:
+    description: Seconds the lock is held without renewal. Longer than the longest scale action.
+    type: int
+    default: 1800
+  wait:
+    description: Seconds to wait for another run's lock to be released (0 fails at once).
+    type: int
+    default: 0
+  force:
+    description: With O(state=absent), release the lock whoever holds it.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: Lock the service for this run
+  danacloud.vm_autoscale.autoscale_lock:
+    service: acme-web
+    owner: "{{ autoscale_run_id }}"
+    action: scale_out
+    wait: 60
+    state_dir: "{{ vm_autoscale_state_dir }}"
+  delegate_to: "{{ groups['state_host'] | first }}"
+
+- name: Release it (always, in the always section of the run's block)
+  danacloud.vm_autoscale.autoscale_lock:
+    service: acme-web
+    owner: "{{ autoscale_run_id }}"
+    state: absent
+    state_dir: "{{ vm_autoscale_state_dir }}"
+  delegate_to: "{{ groups['state_host'] | first }}"
+
+- name: Clear the lock of a run that died (operator)
+  danacloud.vm_autoscale.autoscale_lock:
+    service: acme-web
+    state: absent
+    force: true
+    state_dir: "{{ vm_autoscale_state_dir }}"
+"""
+
+RETURN = r"""
+lock:
+  description: The lock record after the call (null when free).
+  returned: always
+  type: dict
+  sample: {"owner": "jenkins-autoscale-acme-web-42", "action": "scale_out",
+           "acquired_at": "2026-11-22T10:00:00Z", "expires_at": "2026-11-22T10:30:00Z"}
+renewed:
+  description: The owner already held the lock; its expiry was pushed back.
+  returned: state=present
+  type: bool
+expired_lock:
+  description: A lock of another run that had expired and was taken over (null if none).
+  returned: state=present
+  type: dict
+released:
+  description: The lock record that was released (null when there was none).
+  returned: state=absent
+  type: dict
+waited:
+  description: Seconds spent waiting for another run's lock.
+  returned: state=present
+  type: float
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _state
+
+ARGUMENT_SPEC = {
+    "service": {"type": "str", "required": True},
+    "state_dir": {"type": "path", "default": "/var/lib/vm_autoscale"},
+    "textfile_dir": {"type": "path"},
+    "timeout": {"type": "float", "default": 30},
+    "owner": {"type": "str"},
+    "action": {"type": "str"},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "ttl": {"type": "int", "default": 1800},
+    "wait": {"type": "int", "default": 0},
+    "force": {"type": "bool", "default": False},
+}
+
+
+def _take(module: AnsibleModule, store: _state.ServiceState) -> tuple:
+    params = module.params
+    started = time.monotonic()
+    while True:
+        mutation = _state.acquire(params["owner"], params["action"], params["ttl"], time.time())
+        try:
+            changed, before, after, extra = store.change(mutation, module.check_mode)
+            return changed, before, after, {**extra, "waited": round(time.monotonic() - started, 3)}
+        except _state.Locked as exc:
+            if time.monotonic() - started >= params["wait"]:
+                module.fail_json(msg=f"{exc} (waited {time.monotonic() - started:.0f} s)", holder=exc.holder)
+            time.sleep(min(1.0, max(0.05, params["wait"] / 20)))
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        required_if=[("state", "present", ("owner",))],
+        supports_check_mode=True,
+    )
+    params = module.params
+    if params["ttl"] < 1 or params["wait"] < 0:
+        module.fail_json(
+            msg=f"ttl must be at least 1 and wait at least 0 (got ttl={params['ttl']}, wait={params['wait']})"
+        )
+    try:
+        store = _state.ServiceState(params["state_dir"], params["service"], params["textfile_dir"], params["timeout"])
+        if params["state"] == "present":
+            changed, before, after, extra = _take(module, store)
+        else:
+            mutation = _state.release(params["owner"], params["force"], time.time())
+            changed, before, after, extra = store.change(mutation, module.check_mode)
+    except _state.Locked as exc:
+        module.fail_json(msg=str(exc), holder=exc.holder)
+    except _state.StateError as exc:
+        module.fail_json(msg=str(exc))
+    result = {"changed": changed, "lock": after["lock"], **extra}
+    if module._diff:
+        result["diff"] = {"before": {"lock": before["lock"]}, "after": {"lock": after["lock"]}}
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,265 @@
+"""autoscale_lock, autoscale_event and autoscale_state: the service state on the state host.
+
+Everything is read back from the files the modules write (state document, event log, metrics),
+not only from the modules' answers.
+"""
+
+import json
+import multiprocessing
+import os
+import time
+
+import pytest
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _state
+from ansible_collections.danacloud.vm_autoscale.plugins.modules import autoscale_event, autoscale_lock, autoscale_state
+
+
+@pytest.fixture
+def dirs(tmp_path):
+    textfile = tmp_path / "textfile"
+    textfile.mkdir()
+    return {"state_dir": str(tmp_path / "state"), "textfile_dir": str(textfile)}
+
+
+def state_file(dirs, service="acme-web"):
+    with open(os.path.join(dirs["state_dir"], "services", f"{service}.json")) as handle:
+        return json.load(handle)
+
+
+def event_lines(dirs, service="acme-web"):
+    with open(os.path.join(dirs["state_dir"], "events", f"{service}.jsonl")) as handle:
+        return [json.loads(line) for line in handle]
+
+
+def metrics(dirs, service="acme-web"):
+    """{(name, labels...): value} from the textfile node_exporter reads."""
+    values = {}
+    with open(os.path.join(dirs["textfile_dir"], f"vm_autoscale_{service}_state.prom")) as handle:
+        for line in handle:
+            if line.startswith("#") or not line.strip():
+                continue
+            series, value = line.rsplit(" ", 1)
+            values[series] = float(value)
+    return values
+
+
+def lock(run_module, dirs, **args):
+    return run_module(autoscale_lock.main, {"service": "acme-web", **dirs, **args})
+
+
+def record(run_module, dirs, event, **args):
+    return run_module(autoscale_event.main, {"service": "acme-web", **dirs, "event": event, **args})
+
+
+# --- the run lock ------------------------------------------------------------------------
+
+
+def test_lock_is_taken_renewed_refused_to_others_and_released(run_module, dirs):
+    first = lock(run_module, dirs, owner="run-1", action="scale_out", ttl=600)
+    assert first["changed"] and not first["renewed"]
+    on_disk = state_file(dirs)["lock"]
+    assert on_disk["owner"] == "run-1" and on_disk["action"] == "scale_out"
+    assert _state.parse_time(on_disk["expires_at"]) - _state.parse_time(on_disk["acquired_at"]) in (599, 600, 601)
+
+    again = lock(run_module, dirs, owner="run-1", ttl=600)
+    assert again["renewed"] and state_file(dirs)["lock"]["acquired_at"] == on_disk["acquired_at"]
+
+    other = lock(run_module, dirs, owner="run-2", action="scale_in")
+    assert other["failed"]
+    assert "service acme-web is locked by run run-1 (scale_out)" in other["msg"]
+    assert other["holder"]["owner"] == "run-1"
+    assert state_file(dirs)["lock"]["owner"] == "run-1"
+
+    refused = lock(run_module, dirs, owner="run-2", state="absent")
+    assert refused["failed"] and "nothing was released" in refused["msg"]
+    assert state_file(dirs)["lock"]["owner"] == "run-1"
+
+    released = lock(run_module, dirs, owner="run-1", state="absent")
+    assert released["changed"] and released["released"]["owner"] == "run-1"
+    assert state_file(dirs)["lock"] is None
+    assert not lock(run_module, dirs, owner="run-1", state="absent")["changed"]
+
+
+def test_an_expired_lock_is_taken_over_and_force_clears_a_live_one(run_module, dirs):
+    lock(run_module, dirs, owner="dead-run", ttl=1)
+    time.sleep(2.1)
+    taken = lock(run_module, dirs, owner="run-2")
+    assert taken["changed"] and taken["expired_lock"]["owner"] == "dead-run"
+    assert state_file(dirs)["lock"]["owner"] == "run-2"
+
+    cleared = lock(run_module, dirs, state="absent", force=True)
+    assert cleared["changed"] and cleared["released"]["owner"] == "run-2"
+    assert state_file(dirs)["lock"] is None
+
+
+def test_lock_waits_for_the_holder_then_gives_up(run_module, dirs):
+    lock(run_module, dirs, owner="run-1", ttl=2)
+    started = time.monotonic()
+    taken = lock(run_module, dirs, owner="run-2", wait=10)
+    assert taken["changed"] and taken["waited"] >= 1  # the lock expired while run-2 waited
+    assert state_file(dirs)["lock"]["owner"] == "run-2"
+    assert time.monotonic() - started < 10
+
+    refused = lock(run_module, dirs, owner="run-3", wait=1)
+    assert refused["failed"] and "(waited 1 s)" in refused["msg"]
+
+
+def test_lock_in_check_mode_writes_nothing(run_module, dirs):
+    result = lock(run_module, dirs, owner="run-1", _ansible_check_mode=True)
+    assert result["changed"] and result["lock"]["owner"] == "run-1"
+    assert not os.path.exists(os.path.join(dirs["state_dir"], "services", "acme-web.json"))
+
+
+def _take(args):
+    dirs, owner = args
+    store = _state.ServiceState(dirs["state_dir"], "acme-web", None)
+    try:
+        store.change(_state.acquire(owner, "scale_out", 600, time.time()))
+        return owner
+    except _state.Locked:
+        return None
+
+
+def test_twenty_runs_at_once_one_gets_the_lock(dirs):
+    with multiprocessing.get_context("fork").Pool(20) as pool:
+        winners = [owner for owner in pool.map(_take, [(dirs, f"run-{n}") for n in range(20)]) if owner]
+    assert len(winners) == 1
+    assert state_file(dirs)["lock"]["owner"] == winners[0]
+
+
+# --- events, counters, cooldown, breaker --------------------------------------------------
+
+
+def test_a_success_is_logged_counted_and_starts_the_cooldown(run_module, dirs):
+    event = {"id": "run-1", "action": "scale_out", "status": "success", "alert": "VmAutoscaleScaleOut",
+             "actions": [{"type": "vm-creation", "vm": "acme-web-auto-0001", "ip": "198.18.1.100"}]}  # fmt: skip
+    result = record(run_module, dirs, event, instances=3)
+    assert result["changed"] and not result["duplicate"]
+    (logged,) = event_lines(dirs)
+    assert logged["id"] == "run-1" and logged["service"] == "acme-web" and logged["status"] == "success"
+    assert logged["actions"][0]["vm"] == "acme-web-auto-0001" and "timestamp" in logged
+    on_disk = state_file(dirs)
+    assert on_disk["actions_total"]["scale_out"]["success"] == 1 and "scale_out" in on_disk["last_scale"]
+    values = metrics(dirs)
+    assert values['vm_autoscale_instances{service="acme-web"}'] == 3
+    assert values['vm_autoscale_actions_total{service="acme-web",action="scale_out",result="success"}'] == 1
+    assert values['vm_autoscale_actions_total{service="acme-web",action="scale_in",result="failed"}'] == 0
+    stamp = values['vm_autoscale_last_scale_timestamp_seconds{service="acme-web",action="scale_out"}']
+    assert abs(stamp - time.time()) < 5
+
+    queried = run_module(autoscale_state.main, {"service": "acme-web", **dirs, "cooldown_seconds": 300})
+    assert 295 <= queried["cooldown_remaining"] <= 300
+    assert [e["id"] for e in queried["events"]] == ["run-1"]
+
+
+def test_the_same_event_id_is_counted_once(run_module, dirs):
+    event = {"id": "run-7", "action": "scale_in", "status": "success"}
+    record(run_module, dirs, event)
+    again = record(run_module, dirs, event)
+    assert not again["changed"] and again["duplicate"]
+    assert len(event_lines(dirs)) == 1
+    assert state_file(dirs)["actions_total"]["scale_in"]["success"] == 1
+
+
+def test_skipped_actions_move_neither_cooldown_nor_breaker(run_module, dirs):
+    record(run_module, dirs, {"id": "s1", "action": "scale_out", "status": "skipped", "reason": "in cooldown"})
+    on_disk = state_file(dirs)
+    assert on_disk["last_scale"] == {} and on_disk["consecutive_failures"] == 0
+    assert on_disk["actions_total"]["scale_out"]["skipped"] == 1
+
+
+def test_three_failed_scale_outs_open_the_breaker_and_a_reset_closes_it(run_module, dirs):
+    for number in range(1, 4):
+        result = record(run_module, dirs, {"id": f"f{number}", "action": "scale_out", "status": "failed",
+                                           "step": "clone", "reason": "datastore full"})  # fmt: skip
+        assert result["breaker_opened"] is (number == 3)
+    on_disk = state_file(dirs)
+    assert on_disk["suspended"] and on_disk["consecutive_failures"] == 3
+    assert "3 failed scale-outs in a row; last: clone: datastore full" == on_disk["suspended_reason"]
+    assert metrics(dirs)['vm_autoscale_suspended{service="acme-web"}'] == 1
+    assert event_lines(dirs)[-1]["breaker"] == "opened"
+
+    check = run_module(autoscale_state.main, {"service": "acme-web", **dirs, "breaker": "reset"}, check_mode=True)
+    assert check["changed"] and state_file(dirs)["suspended"]
+
+    reset = run_module(autoscale_state.main, {"service": "acme-web", **dirs, "breaker": "reset",
+                                              "reset_by": "jdoe", "reset_reason": "datastore grown"})  # fmt: skip
+    assert reset["changed"] and not reset["suspended"]
+    on_disk = state_file(dirs)
+    assert not on_disk["suspended"] and on_disk["consecutive_failures"] == 0
+    assert metrics(dirs)['vm_autoscale_suspended{service="acme-web"}'] == 0
+    logged = event_lines(dirs)[-1]
+    assert logged["action"] == "breaker_reset" and logged["by"] == "jdoe"
+    assert logged["previous"]["consecutive_failures"] == 3
+    assert not run_module(autoscale_state.main, {"service": "acme-web", **dirs, "breaker": "reset"})["changed"]
+
+
+def test_a_success_between_failures_resets_the_count(run_module, dirs):
+    record(run_module, dirs, {"id": "a", "action": "scale_out", "status": "failed"})
+    record(run_module, dirs, {"id": "b", "action": "scale_out", "status": "failed"})
+    record(run_module, dirs, {"id": "c", "action": "scale_out", "status": "success"})
+    record(run_module, dirs, {"id": "d", "action": "scale_out", "status": "failed"})
+    on_disk = state_file(dirs)
+    assert on_disk["consecutive_failures"] == 1 and not on_disk["suspended"]
+
+
+def test_events_are_filtered_by_status_time_and_limit(run_module, dirs):
+    for number, status in enumerate(["success", "failed", "skipped", "failed", "success"]):
+        record(run_module, dirs, {"id": f"e{number}", "action": "scale_in", "status": status})
+    query = {"service": "acme-web", **dirs}
+    failed = run_module(autoscale_state.main, {**query, "events": {"status": ["failed"]}})["events"]
+    assert [e["id"] for e in failed] == ["e1", "e3"]
+    assert [e["id"] for e in run_module(autoscale_state.main, {**query, "events": {"limit": 2}})["events"]] == [
+        "e3",
+        "e4",
+    ]
+    future = run_module(autoscale_state.main, {**query, "events": {"since": "2999-01-01T00:00:00Z"}})
+    assert future["events"] == []
+    bad = run_module(autoscale_state.main, {**query, "events": {"since": "yesterday"}})
+    assert bad["failed"] and "events.since is 'yesterday'" in bad["msg"]
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"action": "scale_up", "status": "success"}, "event.action is 'scale_up'"),
+        ({"action": "scale_out", "status": "ok"}, "event.status is 'ok'"),
+        ({"id": "a b", "action": "scale_out", "status": "success"}, "event.id 'a b' is not a valid id"),
+    ],
+)
+def test_bad_events_are_refused_and_write_nothing(run_module, dirs, event, message):
+    result = record(run_module, dirs, event)
+    assert result["failed"] and message in result["msg"]
+    assert not os.path.exists(dirs["state_dir"])
+
+
+def test_a_damaged_state_file_is_left_untouched(run_module, dirs):
+    path = os.path.join(dirs["state_dir"], "services", "acme-web.json")
+    os.makedirs(os.path.dirname(path))
+    for text, message in [
+        ("{not json", "is not valid JSON"),
+        (json.dumps({**_state.empty_state("acme-web"), "version": 2}), "version is 2"),
+        (json.dumps({**_state.empty_state("acme-web"), "consecutive_failures": -1}), "consecutive_failures is -1"),
+        (json.dumps({**_state.empty_state("other")}), "service is 'other'"),
+    ]:
+        with open(path, "w") as handle:
+            handle.write(text)
+        before = os.stat(path).st_mtime_ns
+        result = record(run_module, dirs, {"action": "scale_out", "status": "success"})
+        assert result["failed"] and message in result["msg"] and path in result["msg"], result["msg"]
+        assert open(path).read() == text and os.stat(path).st_mtime_ns == before
+    assert not os.path.exists(os.path.join(dirs["state_dir"], "events"))
+
+
+def test_a_bad_service_name_is_refused(run_module, dirs):
+    result = run_module(autoscale_state.main, {"service": "../etc", **dirs})
+    assert result["failed"] and "is not a valid service name" in result["msg"]
+
+
+def test_onboarding_metrics_are_the_state_metrics_of_a_new_service():
+    from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _rules
+
+    text = _rules.initial_state_metrics("acme-web", {"static_members": [{"name": "a"}, {"name": "b"}]})
+    assert 'vm_autoscale_instances{service="acme-web"} 2' in text
+    assert 'vm_autoscale_actions_total{service="acme-web",action="scale_out",result="failed"} 0' in text
+    assert "vm_autoscale_last_scale_timestamp_seconds" not in text
