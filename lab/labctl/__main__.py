@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from . import emulators, netns, plg, vcsim
+from . import emulators, f5seed, netns, plg, vcsim
 from .pki import LabCA
 from .plan import load_plan
 from .procs import StartError, Supervisor
@@ -164,6 +164,9 @@ def _up_inside(paths: Paths) -> int:
         for daemon in plg.daemons(plan, paths, files):
             start(daemon)
         start(emulators.f5_daemon(plan, paths, f5_cert, secrets["f5_password"]))
+        mark = time.monotonic()
+        f5_pools = f5seed.seed(plan, paths.pki / "ca.pem", secrets["f5_password"])
+        timings["f5_seed_s"] = round(time.monotonic() - mark, 2)
         start(
             emulators.jenkins_daemon(
                 plan, paths, jenkins_cert, secrets["jenkins_password"], secrets["jenkins_api_token"]
@@ -177,6 +180,7 @@ def _up_inside(paths: Paths) -> int:
             "netns_inode": os.stat("/proc/self/ns/net").st_ino,
             "components": components,
             "vsphere": seeded,
+            "f5_pools": f5_pools,
             "timings": timings,
             "ca": str(paths.pki / "ca.pem"),
         }
@@ -189,7 +193,16 @@ def _up_inside(paths: Paths) -> int:
             _say("interrupted; everything the lab started is stopped")
             return 130
         if isinstance(
-            exc, (StartError, plg.ConfigError, vcsim.SeedError, netns.IsolationError, LabError, SecretsError)
+            exc,
+            (
+                StartError,
+                plg.ConfigError,
+                vcsim.SeedError,
+                f5seed.F5SeedError,
+                netns.IsolationError,
+                LabError,
+                SecretsError,
+            ),
         ):
             _say(f"start failed: {exc}")
             return 1

@@ -31,6 +31,7 @@ class Service:
     static_members: tuple[StaticMember, ...]
     member_port: int = 80
     health_path: str = "/health"
+    pool_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ def _service_from_host_vars(path: Path) -> Service:
             static_members=members,
             member_port=int(config.get("f5", {}).get("member_port", 80)),
             health_path=config.get("f5", {}).get("health_check_path", "/health"),
+            pool_name=config.get("f5", {}).get("pool_name", f"{config['service_id']}-pool"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PlanError(f"{path}: service definition lacks or mangles {exc}") from exc

@@ -5,6 +5,7 @@ import socket
 import subprocess
 
 from conftest import LAB
+from labclient import F5_A, F5_B, emulator, f5, wait_for
 from labctl.procs import proc_start_time
 
 
@@ -43,3 +44,26 @@ def test_a_second_up_is_refused_and_changes_nothing(lab):
 def test_a_lab_address_nobody_serves_is_silent(lab):
     ping = subprocess.run(["ping", "-c1", "-W1", "198.18.1.200"], capture_output=True, text=True, check=False)
     assert ping.returncode == 1, ping.stdout + ping.stderr  # no reply; 2 would be a routing error
+
+
+def test_each_service_has_its_operator_pool_on_both_devices_with_members_up(lab):
+    for device in (F5_A, F5_B):
+        for service, pool, members in [
+            ("acme-web", "acme-web-pool", ["198.18.1.11:80", "198.18.1.12:80"]),
+            ("globex-api", "globex-api-pool", ["198.18.2.11:8080", "198.18.2.12:8080"]),
+        ]:
+            found = f5("GET", f"/mgmt/tm/ltm/pool/~Common~{pool}", device=device).json()
+            assert found["monitor"] == f"/Common/{service}-health", found
+            monitor = f5("GET", f"/mgmt/tm/ltm/monitor/http/~Common~{service}-health", device=device).json()
+            assert monitor["recv"] == "200 OK" and monitor["send"].startswith("GET /health")
+            listed = f5("GET", f"/mgmt/tm/ltm/pool/~Common~{pool}/members", device=device).json()["items"]
+            assert sorted(m["name"] for m in listed) == members
+
+            def up(pool=pool, device=device):
+                stats = f5("GET", f"/mgmt/tm/ltm/pool/~Common~{pool}/members/stats", device=device).json()
+                states = [e["nestedStats"]["entries"]["status.availabilityState"]["description"]
+                          for e in stats["entries"].values()]  # fmt: skip
+                return states == ["available", "available"]
+
+            wait_for(up, 20, f"{pool}'s members to be up on {device} (health monitor)")
+    assert emulator("f5", "GET", "/sync-status")["status"] == "In Sync"
