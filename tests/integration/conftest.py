@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from labctl import netns
+from labctl import netns, vcsim
+from labctl.plan import load_plan
 from labctl.state import client_environment, default_paths
+from pyVim.connect import Disconnect
 
 REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / "lab" / "lab"
@@ -57,6 +59,15 @@ def lab():
         yield Lab(info=json.loads(paths.info.read_text()), state=paths.state, ca=paths.pki / "ca.pem")
     finally:
         subprocess.run([str(LAB), "down"], capture_output=True, check=False)
+
+
+@pytest.fixture
+def vsphere(lab):
+    """The lab vCenter's content (pyVmomi), logged in for the test."""
+    paths = default_paths()
+    si = vcsim.connect(load_plan(), paths, paths.secrets / "vcenter_password")
+    yield si.RetrieveContent()
+    Disconnect(si)
 
 
 UNEMULATED_LOGS = ("f5/unemulated.jsonl", "jenkins/unemulated.jsonl")

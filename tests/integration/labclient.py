@@ -9,6 +9,7 @@ import requests
 from labctl import emulators
 from labctl.httpd import control
 from labctl.state import default_paths
+from pyVmomi import vim, vmodl
 
 PATHS = default_paths()
 F5_A = "https://198.18.0.21"
@@ -61,3 +62,26 @@ def prometheus_value(expr: str) -> float | None:
     results = answer["data"]["result"]
     assert len(results) <= 1, f"{expr}: {len(results)} series"
     return float(results[0]["value"][1]) if results else None
+
+
+def vm_names(content) -> dict:
+    """{name: VM} of every VM and template in vCenter; ``content`` from the ``vsphere`` fixture.
+
+    vcsim 0.24 may still list an object it has just deleted (vcsim-notes.md): those are skipped.
+    """
+    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
+    try:
+        found = {}
+        for vm in view.view:
+            try:
+                found[vm.name] = vm
+            except vmodl.fault.ManagedObjectNotFound:
+                continue
+        return found
+    finally:
+        view.Destroy()
+
+
+def find_vm(content, name: str):
+    """The vCenter VM (or template) of that name, or None."""
+    return vm_names(content).get(name)

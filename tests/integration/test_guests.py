@@ -9,10 +9,8 @@ import subprocess
 import pytest
 import requests
 import yaml
-from labclient import PATHS, PROMETHEUS, ca, emulator, f5, wait_for
+from labclient import PATHS, PROMETHEUS, ca, emulator, f5, find_vm, wait_for
 from labctl import vcsim
-from labctl.plan import load_plan
-from pyVim.connect import Disconnect
 from pyVmomi import vim
 
 REPO = PATHS.repo
@@ -33,21 +31,6 @@ def guest(name: str) -> dict | None:
 def prometheus_query(query: str) -> list:
     answer = requests.get(f"{PROMETHEUS}/api/v1/query", params={"query": query}, verify=ca(), timeout=10).json()
     return answer["data"]["result"]
-
-
-@pytest.fixture
-def vsphere(lab):
-    si = vcsim.connect(load_plan(), PATHS, PATHS.secrets / "vcenter_password")
-    yield si.RetrieveContent()
-    Disconnect(si)
-
-
-def find_vm(content, name: str):
-    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
-    try:
-        return next((vm for vm in view.view if vm.name == name), None)
-    finally:
-        view.Destroy()
 
 
 @pytest.fixture
