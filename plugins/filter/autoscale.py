@@ -104,6 +104,81 @@ def autoscale_event_table(events: list) -> list:
     return lines
 
 
+_TRUE = ("true", "yes", "1", "on")
+PROTECT_KEY = "guestinfo.vm_autoscale.protected"
+
+
+def autoscale_removable_vms(instances: list, static_names: list, protect_key: str = PROTECT_KEY) -> list:
+    """Names of the VMs scale-in may remove, the one to remove first first.
+
+    ``instances`` are ``vmware_guest_info`` instances. Only VMs the autoscaler made
+    (``guestinfo.vm_autoscale.role`` = ``autoscaled``), never a static member, never a VM whose
+    ``protect_key`` setting is true; newest first (``guestinfo.vm_autoscale.created_at``, then name).
+    """
+    if not isinstance(instances, list):
+        raise AnsibleFilterError("autoscale_removable_vms: expects the instances that vmware_guest_info returns")
+    static = set(_plain(list(static_names or [])))
+    chosen = []
+    for instance in _plain(instances):
+        if not isinstance(instance, dict):
+            continue
+        settings = instance.get("advanced_settings") or {}
+        name = instance.get("hw_name")
+        if not name or name in static or settings.get("guestinfo.vm_autoscale.role") != "autoscaled":
+            continue
+        if str(settings.get(protect_key, "")).strip().lower() in _TRUE:
+            continue
+        chosen.append((settings.get("guestinfo.vm_autoscale.created_at", ""), name))
+    return [name for _created, name in sorted(chosen, reverse=True)]
+
+
+ACTIONS = ("scale_out", "scale_in")
+
+
+def autoscale_alert_request(payload, service: str) -> dict:
+    """What an Alertmanager webhook payload asks of ``service``: a hint, verified before acting.
+
+    Returns ``{"action", "alertname", "fingerprint", "starts_at", "reason"}``: ``action`` is
+    ``scale_out`` or ``scale_in`` when a firing action alert of this service is in the payload
+    (scale-out first), else empty with ``reason`` saying why nothing is asked.
+    """
+    nothing = {"action": "", "alertname": "", "fingerprint": "", "starts_at": "", "reason": ""}
+    payload = _plain(payload)
+    if isinstance(payload, str):
+        try:
+            payload = json.loads(payload)
+        except ValueError:
+            return {**nothing, "reason": "the payload is not JSON"}
+    if not isinstance(payload, dict) or not isinstance(payload.get("alerts"), list):
+        return {**nothing, "reason": "the payload is not an Alertmanager notification (no alerts list)"}
+    alerts = [a for a in payload["alerts"] if isinstance(a, dict) and isinstance(a.get("labels"), dict)]
+    mine = [a for a in alerts if a["labels"].get("service") == service]
+    if not mine:
+        others = sorted({str(a["labels"].get("service")) for a in alerts})
+        return {
+            **nothing,
+            "reason": f"no alert of service {service} in the payload (it is about {', '.join(others) or 'nothing'})",
+        }
+    actions = [a for a in mine if a["labels"].get("vm_autoscale") == "action"]
+    if not actions:
+        return {**nothing, "reason": f"the alerts of {service} are not scale actions (operator alerts)"}
+    firing = [a for a in actions if a.get("status", payload.get("status")) == "firing"]
+    if not firing:
+        return {**nothing, "reason": f"resolved notification for {service}: nothing to do"}
+    known = [a for a in firing if a["labels"].get("autoscale_action") in ACTIONS]
+    if not known:
+        asked = sorted({str(a["labels"].get("autoscale_action")) for a in firing})
+        return {**nothing, "reason": f"unknown autoscale_action {', '.join(asked)} (expected scale_out or scale_in)"}
+    chosen = sorted(known, key=lambda a: ACTIONS.index(a["labels"]["autoscale_action"]))[0]
+    return {
+        "action": chosen["labels"]["autoscale_action"],
+        "alertname": str(chosen["labels"].get("alertname", "")),
+        "fingerprint": str(chosen.get("fingerprint", "")),
+        "starts_at": str(chosen.get("startsAt", "")),
+        "reason": "",
+    }
+
+
 class FilterModule:
     def filters(self) -> dict:
         return {
@@ -115,4 +190,6 @@ class FilterModule:
             "autoscale_monitoring_files": autoscale_monitoring_files,
             "autoscale_token_files": autoscale_token_files,
             "autoscale_event_table": autoscale_event_table,
+            "autoscale_removable_vms": autoscale_removable_vms,
+            "autoscale_alert_request": autoscale_alert_request,
         }

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from labclient import F5_A, F5_B, emulator, vm_names
 from labctl import netns, vcsim
 from labctl.plan import load_plan
 from labctl.state import client_environment, default_paths
 from pyVim.connect import Disconnect
+from scaling import REMOVE_AUTOSCALED, members
 
 REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / "lab" / "lab"
@@ -146,3 +148,24 @@ def run_playbook(lab, tmp_path):
         return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, document)
 
     return run
+
+
+@pytest.fixture
+def prepared(run_playbook, lab, vsphere):
+    """The lab with acme-web onboarded, its template made, no state; its autoscaled VMs removed after."""
+    # No cooldown or breaker left by another test: neither in the state document nor in the
+    # metrics the alert rules read (onboarding writes the initial metrics again).
+    state = lab.state / "statehost" / "vm_autoscale" / "services" / "acme-web.json"
+    state.unlink(missing_ok=True)
+    (lab.state / "statehost" / "textfile" / "vm_autoscale_acme-web_state.prom").unlink(missing_ok=True)
+    for playbook in ("playbooks/onboard.yml", "playbooks/create_template.yml"):
+        assert run_playbook(playbook).returncode == 0
+    yield lab
+    emulator("f5", "DELETE", "/faults")  # before the cleanup, which talks to the F5 too
+    autoscaled = [name for name in vm_names(vsphere) if name.startswith("acme-web-auto-")]
+    if autoscaled:
+        removed = run_playbook(REMOVE_AUTOSCALED, "-e", json.dumps({"autoscaled": autoscaled}))
+        assert removed.returncode == 0, removed.stdout[-3000:]
+    state.unlink(missing_ok=True)
+    for device in (F5_A, F5_B):
+        assert members(device) == ["198.18.1.11:80", "198.18.1.12:80"], f"cleanup left members on {device}"

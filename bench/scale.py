@@ -1,0 +1,110 @@
+"""Benchmark of scale_out.yml and scale_in.yml on the lab, broken down by phase.
+
+Prints figures, asserts nothing (machines are noisy). Run it inside a lab brought up for it:
+
+    lab/lab run -- .venv/bin/python bench/scale.py [--rounds 3]
+
+Each round scales acme-web out by one VM and back in (cooldown off), and times every task from
+the json callback's task durations, summed per phase. The automation's own overhead is the
+scale-out's wall time minus clone/power-on and boot/health (which belong to vCenter and the
+guest; the lab's guests boot in guests.boot_delay seconds, lab/plan.yml). Target: under 10 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import time
+from datetime import datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+PHASES = {
+    "scale_out": [
+        ("lock, guards, plan", ("run's id", "run lock (present)", "service's state", "F5 devices", "devices the member",
+                                "no device is active", "pool's members", "VMs in vCenter", "Count the instances",
+                                "devices disagree", "nothing is done", "Predict", "The plan")),
+        ("IP lease", ("Reserve an address", "Remember the lease")),
+        ("clone + power-on", ("Clone the service's template", "Remember the VM")),
+        ("boot + health", ("Wait for the VM to boot", "health endpoint")),
+        ("confirm lease", ("Confirm the lease",)),
+        ("Prometheus target", ("autoscaled targets", "Write them")),
+        ("F5 add + sync", ("Add the member", "Push the change", "Remember the member")),
+        ("F5 member up", ("marks the member available",)),
+        ("record, unlock", ("Record the scale-out", "Report", "run lock (absent)")),
+    ],
+    "scale_in": [
+        ("lock, guards, pick", ("run's id", "run lock (present)", "service's state", "F5 devices", "devices the member",
+                                "no device is active", "pool's members", "VMs in vCenter", "says about itself",
+                                "Pick the VMs", "devices disagree", "nothing is done", "The plan")),
+        ("F5 disable + sync", ("Its address", "Disable the member", "Push it to the peer", "Remember it is disabled")),
+        ("drain", ("Drain", "still count connections", "drain that timed out", "Remember the drain")),
+        ("F5 remove + sync", ("address leased", "Remember it", "Remove the member from the pool", "Push the removal")),
+        ("target, VM, lease", ("autoscaled targets", "Write them", "Delete the VM", "Release the address",
+                               "could not be undone", "removal step", "Remember the removal")),
+        ("record, unlock", ("Record the scale-in", "Report", "run lock (absent)")),
+    ],
+}  # fmt: skip
+
+
+def seconds(duration: dict) -> float:
+    start, end = (datetime.fromisoformat(duration[key].replace("Z", "+00:00")) for key in ("start", "end"))
+    return (end - start).total_seconds()
+
+
+def run(playbook: str, *extra: str) -> tuple[float, dict]:
+    env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}
+    started = time.monotonic()
+    proc = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "inventories/lab", playbook, "-l", "acme-web", *extra],
+        cwd=REPO, capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    wall = time.monotonic() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"{playbook} failed:\n{proc.stdout[-3000:]}{proc.stderr[-1000:]}")
+    tasks = [task for play in json.loads(proc.stdout)["plays"] for task in play["tasks"]]
+    return wall, {task["task"]["name"]: seconds(task["task"]["duration"]) for task in tasks}
+
+
+def by_phase(action: str, durations: dict) -> dict:
+    totals = {name: 0.0 for name, _keys in PHASES[action]}
+    totals["other"] = 0.0
+    for task, took in durations.items():
+        phase = next((name for name, keys in PHASES[action] if any(key in task for key in keys)), "other")
+        totals[phase] += took
+    return totals
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    options = parser.parse_args()
+    if not (Path(os.environ.get("VM_AUTOSCALE_LAB", REPO / ".lab" / "state")) / "lab.json").exists():
+        raise SystemExit("no lab is running: run this under 'lab/lab run -- .venv/bin/python bench/scale.py'")
+    for playbook in ("playbooks/onboard.yml", "playbooks/create_template.yml"):
+        subprocess.run([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "inventories/lab", playbook],
+                       cwd=REPO, capture_output=True, check=True)  # fmt: skip
+    results: dict = {"scale_out": [], "scale_in": []}
+    no_cooldown = ("-e", "scale_out_respect_cooldown=false", "-e", "scale_in_respect_cooldown=false")
+    for _round in range(options.rounds):
+        for action in ("scale_out", "scale_in"):
+            wall, durations = run(f"playbooks/{action}.yml", *no_cooldown)
+            results[action].append((wall, by_phase(action, durations)))
+    print(f"scale-out / scale-in on the lab ({os.cpu_count()} CPUs), acme-web, {options.rounds} rounds, medians:")
+    for action, rounds in results.items():
+        walls = [wall for wall, _phases in rounds]
+        print(f"\n{action}: wall {statistics.median(walls):.1f} s (min {min(walls):.1f}, max {max(walls):.1f})")
+        for phase in rounds[0][1]:
+            print(f"  {phase:<22} {statistics.median(p[phase] for _w, p in rounds):6.1f} s")
+        if action == "scale_out":
+            own = [wall - p["clone + power-on"] - p["boot + health"] for wall, p in rounds]
+            overhead = statistics.median(own)
+            print(f"  automation's own overhead (wall - clone - boot/health): {overhead:.1f} s (target < 10 s)")
+
+
+if __name__ == "__main__":
+    main()

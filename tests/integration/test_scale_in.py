@@ -1,0 +1,93 @@
+"""playbooks/scale_in.yml on the lab: the newest autoscaled VM leaves after its connections
+drained, read back from vcsim, both F5 devices, the targets, the leases and the event log; never
+below min, never a static member or a protected VM; a failure to take the member out leaves the
+VM untouched and the member back in service."""
+
+import subprocess
+
+from conftest import REPO
+from labclient import F5_A, F5_B, emulator, f5, find_vm, wait_for
+from pyVmomi import vim
+from scaling import POOL, events, leases, members, snapshot, targets
+
+NO_COOLDOWN = ("-e", "scale_out_respect_cooldown=false", "-e", "scale_in_respect_cooldown=false")
+
+
+def load(service, demand):
+    subprocess.run([str(REPO / "lab" / "load"), service, str(demand)], capture_output=True, check=True)
+
+
+def scale_out_two(run_playbook, lab):
+    """Two new VMs; their names, oldest first (numbering follows what vCenter lists)."""
+    run = run_playbook("playbooks/scale_out.yml", "-l", "acme-web", "-e", "scale_out_step=2", *NO_COOLDOWN)
+    assert run.returncode == 0, run.stdout[-3000:]
+    return [a["vm"] for a in events(lab)[-1]["actions"] if a["type"] == "vm-creation"]
+
+
+def ip_of(vsphere, name):
+    vm = find_vm(vsphere, name)
+    return {o.key: o.value for o in vm.config.extraConfig}["guestinfo.vm_autoscale.ip"]
+
+
+def test_the_newest_vm_is_drained_and_removed_and_min_holds(run_playbook, prepared, vsphere):
+    lab = prepared
+    first, second = scale_out_two(run_playbook, lab)
+    newest, older = ip_of(vsphere, second), ip_of(vsphere, first)
+    load("acme-web", 150)  # the members hold connections: the drain has something to wait for
+    try:
+        wait_for(lambda: f5("GET", f"{POOL}/members/~Common~{newest}:80/stats").json(), 10, "member stats")
+        run = run_playbook("playbooks/scale_in.yml", "-l", "acme-web", *NO_COOLDOWN)
+    finally:
+        load("acme-web", 0)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert find_vm(vsphere, second) is None and find_vm(vsphere, first) is not None
+    for device in (F5_A, F5_B):
+        assert members(device) == sorted(["198.18.1.11:80", "198.18.1.12:80", f"{older}:80"])
+    assert emulator("f5", "GET", "/sync-status")["status"] == "In Sync"
+    assert [t["labels"]["vm"] for t in targets(lab)] == [first]
+    assert newest not in leases(lab) and leases(lab)[older]["state"] == "in_use"
+    event = events(lab)[-1]
+    assert event["action"] == "scale_in" and event["status"] == "success"
+    assert [a["type"] for a in event["actions"]] == ["f5-pool-disable", "drain", "f5-pool-remove", "vm-deletion",
+                                                     "ip-release"]  # fmt: skip
+    assert event["actions"][1]["drained"] is True
+
+    # Down to min (2): one more goes, then nothing.
+    assert run_playbook("playbooks/scale_in.yml", "-l", "acme-web", *NO_COOLDOWN).returncode == 0
+    before = snapshot(lab, vsphere)
+    at_min = run_playbook("playbooks/scale_in.yml", "-l", "acme-web", *NO_COOLDOWN)
+    assert at_min.returncode == 0
+    assert "no scale-in: at min: 2 of min 2 instances" in at_min.task("Say why nothing is done", "acme-web")["msg"]
+    assert snapshot(lab, vsphere) == before
+    assert find_vm(vsphere, "acme-web-01") is not None and find_vm(vsphere, "acme-web-02") is not None
+
+
+def test_a_protected_vm_is_never_picked(run_playbook, prepared, vsphere):
+    first, second = scale_out_two(run_playbook, prepared)
+    newest = find_vm(vsphere, second)
+    spec = vim.vm.ConfigSpec(extraConfig=[vim.option.OptionValue(key="guestinfo.vm_autoscale.protected", value="true")])
+    task = newest.ReconfigVM_Task(spec)
+    wait_for(lambda: task.info.state in ("success", "error"), 10, "the reconfiguration")
+    run = run_playbook("playbooks/scale_in.yml", "-l", "acme-web", *NO_COOLDOWN)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert find_vm(vsphere, second) is not None and find_vm(vsphere, first) is None
+
+
+def test_when_the_member_cannot_be_removed_the_vm_is_untouched_and_back_in_service(run_playbook, prepared, vsphere):
+    lab = prepared
+    _first, second = scale_out_two(run_playbook, lab)
+    newest = ip_of(vsphere, second)
+    before = snapshot(lab, vsphere)
+    emulator("f5", "POST", "/faults", {"device": "bigip-a", "method": "DELETE", "path": f"{POOL}/members",
+                                       "status": 500, "count": 5})  # fmt: skip
+    run = run_playbook("playbooks/scale_in.yml", "-l", "acme-web", *NO_COOLDOWN)
+    assert run.returncode != 0
+    message = run.task("Fail with what went wrong", "acme-web")["msg"]
+    assert "The member was put back in service; the VM was not touched." in message
+    assert find_vm(vsphere, second).runtime.powerState == "poweredOn"
+    for device in (F5_A, F5_B):
+        member = f5("GET", f"{POOL}/members/~Common~{newest}:80", device=device).json()
+        assert member["session"] in ("monitor-enabled", "user-enabled"), member
+    assert snapshot(lab, vsphere) == before
+    event = events(lab)[-1]
+    assert event["status"] == "failed" and "Remove the member from the pool" in event["step"]
