@@ -81,3 +81,30 @@ def test_an_f5_failure_undoes_every_step_and_is_recorded(run_playbook, prepared,
     assert event["undone"] is True and [a["type"] for a in event["actions"]] == ["ip-allocation", "vm-creation"]
     state = json.loads((lab.state / "statehost" / "vm_autoscale" / "services" / "acme-web.json").read_text())
     assert state["consecutive_failures"] == 1 and state["lock"] is None
+
+
+def test_a_vm_that_does_not_boot_in_time_is_deleted_and_its_lease_released(run_playbook, prepared, vsphere):
+    lab = prepared
+    before = snapshot(lab, vsphere)
+    # The lab's guests boot in 5 s (lab/plan.yml): a 1 s boot timeout is a VM that never boots.
+    run = run_playbook("playbooks/scale_out.yml", "-l", "acme-web", "-e", "scale_out_boot_timeout=1")
+    assert run.returncode != 0
+    message = run.task("Fail with what went wrong", "acme-web")["msg"]
+    assert "failed at 'Wait for the VM to boot (its application port accepts connections)'" in message
+    wait_for(lambda: snapshot(lab, vsphere) == before, 10, "every system as before")
+    event = events(lab)[-1]
+    assert event["status"] == "failed" and event["undone"] is True
+    assert [a["type"] for a in event["actions"]] == ["ip-allocation", "vm-creation"]
+
+
+def test_no_free_address_fails_before_anything_is_made(run_playbook, prepared, vsphere):
+    lab = prepared
+    before = snapshot(lab, vsphere)
+    # Every address of the pool held back: the pool is exhausted.
+    exclude = json.dumps({"scale_out_exclude": ["198.18.1.100-198.18.1.119"]})
+    run = run_playbook("playbooks/scale_out.yml", "-l", "acme-web", "-e", exclude)
+    assert run.returncode != 0
+    message = run.task("Fail with what went wrong", "acme-web")["msg"]
+    assert "failed at 'Reserve an address" in message and "no free address in pool acme-web" in message
+    assert snapshot(lab, vsphere) == before
+    assert events(lab)[-1]["status"] == "failed" and events(lab)[-1]["actions"] == []
