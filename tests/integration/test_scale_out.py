@@ -3,8 +3,11 @@ F5 devices, the targets file, the lease file, the event log and Prometheus; guar
 half-way leaves every system exactly as before, with a failed event naming the step."""
 
 import json
+import os
+import subprocess
 
-from labclient import F5_A, F5_B, emulator, f5, find_vm, prometheus_value, wait_for
+from conftest import REPO
+from labclient import F5_A, F5_B, emulator, f5, find_vm, prometheus_value, vm_names, wait_for
 from scaling import POOL, events, leases, members, snapshot, targets
 
 
@@ -108,3 +111,20 @@ def test_no_free_address_fails_before_anything_is_made(run_playbook, prepared, v
     assert "failed at 'Reserve an address" in message and "no free address in pool acme-web" in message
     assert snapshot(lab, vsphere) == before
     assert events(lab)[-1]["status"] == "failed" and events(lab)[-1]["actions"] == []
+
+
+def test_two_triggers_at_once_make_one_vm(lab, prepared, vsphere):
+    """Two runs for the same service started together: the lock lets one act; the other then meets the cooldown."""
+    env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}
+    command = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "inventories/lab", "playbooks/scale_out.yml",
+               "-l", "acme-web"]  # fmt: skip
+    runs = [subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True) for _n in range(2)]
+    outputs = [json.loads(run.communicate(timeout=600)[0]) for run in runs]
+    assert all(run.returncode == 0 for run in runs)
+    autoscaled = [name for name in vm_names(vsphere) if name.startswith("acme-web-auto-")]
+    assert len(autoscaled) == 1, autoscaled
+    assert len(members(F5_A)) == 3 and len(members(F5_B)) == 3
+    statuses = sorted(e["status"] for e in events(prepared)[-2:])
+    assert statuses == ["skipped", "success"], statuses
+    assert "in cooldown" in next(e["reason"] for e in events(prepared)[-2:] if e["status"] == "skipped")
+    assert all(o["stats"]["acme-web"]["failures"] == 0 for o in outputs)
