@@ -8,7 +8,7 @@ import subprocess
 
 from conftest import REPO
 from labclient import F5_A, F5_B, emulator, f5, find_vm, prometheus_value, vm_names, wait_for
-from scaling import POOL, events, leases, members, snapshot, targets
+from scaling import POOL, REMOVE_AUTOSCALED, events, leases, members, snapshot, targets
 
 
 def test_scale_out_adds_a_ready_vm_everywhere_then_cooldown_holds(run_playbook, prepared, vsphere):
@@ -128,3 +128,23 @@ def test_two_triggers_at_once_make_one_vm(lab, prepared, vsphere):
     assert statuses == ["skipped", "success"], statuses
     assert "in cooldown" in next(e["reason"] for e in events(prepared)[-2:] if e["status"] == "skipped")
     assert all(o["stats"]["acme-web"]["failures"] == 0 for o in outputs)
+
+
+def test_two_services_at_once_both_scale(run_playbook, prepared, vsphere):
+    globex_state = prepared.state / "statehost" / "vm_autoscale" / "services" / "globex-api.json"
+    globex_state.unlink(missing_ok=True)
+    run = run_playbook("playbooks/scale_out.yml", "-l", "acme-web,globex-api")
+    try:
+        assert run.returncode == 0, run.stdout[-3000:]
+        names = vm_names(vsphere)
+        assert len([n for n in names if n.startswith("acme-web-auto-")]) == 1
+        globex = [n for n in names if n.startswith("globex-api-auto-")]
+        assert len(globex) == 1
+        globex_members = f5("GET", "/mgmt/tm/ltm/pool/~Common~globex-api-pool/members").json()["items"]
+        assert len(globex_members) == 3 and all(m["name"].endswith(":8080") for m in globex_members)
+    finally:
+        globex = [n for n in vm_names(vsphere) if n.startswith("globex-api-auto-")]
+        if globex:
+            cleanup = REMOVE_AUTOSCALED.replace("acme-web", "globex-api")
+            assert run_playbook(cleanup, "-e", json.dumps({"autoscaled": globex})).returncode == 0
+        globex_state.unlink(missing_ok=True)
