@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _rules
 from labclient import F5_A, F5_B, emulator, vm_names
 from labctl import netns, vcsim
 from labctl.plan import load_plan
@@ -150,16 +151,25 @@ def run_playbook(lab, tmp_path):
     return run
 
 
+_ONBOARDED: list = []
+
+
 @pytest.fixture
 def prepared(run_playbook, lab, vsphere):
-    """The lab with acme-web onboarded, its template made, no state; its autoscaled VMs removed after."""
-    # No cooldown or breaker left by another test: neither in the state document nor in the
-    # metrics the alert rules read (onboarding writes the initial metrics again).
+    """The lab with acme-web onboarded, its template made, no state; its autoscaled VMs removed after.
+
+    Onboarding and the templates are done once per session (later tests that onboard again leave
+    them in place); each test starts with no cooldown or breaker: neither in the state document
+    nor in the metrics the alert rules read (written back to their initial values).
+    """
+    if not _ONBOARDED:
+        for playbook in ("playbooks/onboard.yml", "playbooks/create_template.yml"):
+            assert run_playbook(playbook).returncode == 0
+        _ONBOARDED.append(True)
     state = lab.state / "statehost" / "vm_autoscale" / "services" / "acme-web.json"
     state.unlink(missing_ok=True)
-    (lab.state / "statehost" / "textfile" / "vm_autoscale_acme-web_state.prom").unlink(missing_ok=True)
-    for playbook in ("playbooks/onboard.yml", "playbooks/create_template.yml"):
-        assert run_playbook(playbook).returncode == 0
+    metrics = lab.state / "statehost" / "textfile" / "vm_autoscale_acme-web_state.prom"
+    metrics.write_text(_rules.initial_state_metrics("acme-web", {"static_members": [{}, {}]}))
     yield lab
     emulator("f5", "DELETE", "/faults")  # before the cleanup, which talks to the F5 too
     autoscaled = [name for name in vm_names(vsphere) if name.startswith("acme-web-auto-")]
