@@ -46,6 +46,15 @@ EVENT_ACTIONS = (*ACTIONS, "breaker_reset")
 EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
 
 
+# The options every state module has (doc fragment danacloud.vm_autoscale.state).
+ARGUMENT_SPEC = {
+    "service": {"type": "str", "required": True},
+    "state_dir": {"type": "path", "default": "/var/lib/vm_autoscale"},
+    "textfile_dir": {"type": "path"},
+    "timeout": {"type": "float", "default": 30},
+}
+
+
 class StateError(Exception):
     """The state cannot be read, written or changed as asked; the message says why and what to do."""
 
@@ -194,6 +203,11 @@ class ServiceState:
         self.events_path = os.path.join(state_dir, "events", f"{service}.jsonl")
         self.metrics_path = os.path.join(textfile_dir, f"vm_autoscale_{service}_state.prom") if textfile_dir else None
         self.timeout = timeout
+
+    @classmethod
+    def from_params(cls, params: dict) -> ServiceState:
+        """The store named by the common options (ARGUMENT_SPEC) of a module's parameters."""
+        return cls(params["state_dir"], params["service"], params["textfile_dir"], params["timeout"])
 
     # -- reading --------------------------------------------------------------------------
 

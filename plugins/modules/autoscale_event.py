@@ -101,10 +101,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _state
 
 ARGUMENT_SPEC = {
-    "service": {"type": "str", "required": True},
-    "state_dir": {"type": "path", "default": "/var/lib/vm_autoscale"},
-    "textfile_dir": {"type": "path"},
-    "timeout": {"type": "float", "default": 30},
+    **_state.ARGUMENT_SPEC,
     "event": {"type": "dict", "required": True},
     "instances": {"type": "int"},
     "breaker_threshold": {"type": "int", "default": 3},
@@ -130,7 +127,7 @@ def main() -> None:
     if params["breaker_threshold"] < 1:
         module.fail_json(msg=f"breaker_threshold is {params['breaker_threshold']}, expected 1 or more")
     try:
-        store = _state.ServiceState(params["state_dir"], params["service"], params["textfile_dir"], params["timeout"])
+        store = _state.ServiceState.from_params(params)
         mutation = _state.record(event, params["instances"], params["breaker_threshold"], now)
         changed, before, after, extra = store.change(mutation, module.check_mode)
     except _state.StateError as exc:

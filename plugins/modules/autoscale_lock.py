@@ -116,10 +116,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _state
 
 ARGUMENT_SPEC = {
-    "service": {"type": "str", "required": True},
-    "state_dir": {"type": "path", "default": "/var/lib/vm_autoscale"},
-    "textfile_dir": {"type": "path"},
-    "timeout": {"type": "float", "default": 30},
+    **_state.ARGUMENT_SPEC,
     "owner": {"type": "str"},
     "action": {"type": "str"},
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
@@ -155,7 +152,7 @@ def main() -> None:
             msg=f"ttl must be at least 1 and wait at least 0 (got ttl={params['ttl']}, wait={params['wait']})"
         )
     try:
-        store = _state.ServiceState(params["state_dir"], params["service"], params["textfile_dir"], params["timeout"])
+        store = _state.ServiceState.from_params(params)
         if params["state"] == "present":
             changed, before, after, extra = _take(module, store)
         else:

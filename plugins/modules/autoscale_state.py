@@ -129,10 +129,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _state
 
 ARGUMENT_SPEC = {
-    "service": {"type": "str", "required": True},
-    "state_dir": {"type": "path", "default": "/var/lib/vm_autoscale"},
-    "textfile_dir": {"type": "path"},
-    "timeout": {"type": "float", "default": 30},
+    **_state.ARGUMENT_SPEC,
     "breaker": {"type": "str", "choices": ["keep", "reset"], "default": "keep"},
     "reset_by": {"type": "str", "default": "operator"},
     "reset_reason": {"type": "str", "default": ""},
@@ -175,7 +172,7 @@ def main() -> None:
     now = time.time()
     reset_event = None
     try:
-        store = _state.ServiceState(params["state_dir"], params["service"], params["textfile_dir"], params["timeout"])
+        store = _state.ServiceState.from_params(params)
         if params["breaker"] == "reset":
             mutation = _state.reset_breaker(params["reset_by"], params["reset_reason"], now)
             changed, before, state, extra = store.change(mutation, module.check_mode)
