@@ -24,6 +24,13 @@ def scale_out_two(run_playbook, lab):
     return [a["vm"] for a in events(lab)[-1]["actions"] if a["type"] == "vm-creation"]
 
 
+def connections(ip):
+    """The connections bigip-a (the active device, which the guests report to) counts to a member."""
+    stats = f5("GET", f"{POOL}/members/~Common~{ip}:80/stats", device=F5_A).json()
+    (entry,) = stats["entries"].values()
+    return entry["nestedStats"]["entries"]["serverside.curConns"]["value"]
+
+
 def ip_of(vsphere, name):
     vm = find_vm(vsphere, name)
     return {o.key: o.value for o in vm.config.extraConfig}["guestinfo.vm_autoscale.ip"]
@@ -35,25 +42,50 @@ def test_the_newest_vm_is_drained_and_removed_and_min_holds(run_playbook, prepar
     newest, older = ip_of(vsphere, second), ip_of(vsphere, first)
     load("acme-web", 150)  # the members hold connections: the drain has something to wait for
     try:
-        wait_for(lambda: f5("GET", f"{POOL}/members/~Common~{newest}:80/stats").json(), 10, "member stats")
+        wait_for(lambda: connections(newest) > 5, 20, "connections on the newest member")
+        # A drain that cannot finish in its timeout, with abort: the member goes back into service.
+        before = snapshot(lab, vsphere)
+        aborted = run_playbook("playbooks/scale_in.yml", "-l", "acme-web", *NO_COOLDOWN, "-e", "scale_in_drain_timeout=2",
+                               "-e", "scale_in_drain_timeout_action=abort", "-e", "scale_in_poll_interval=1")  # fmt: skip
+        assert aborted.returncode != 0
+        message = aborted.task("Fail with what went wrong", "acme-web")["msg"]
+        assert f"failed at 'Decide what a drain that timed out means' (VM {second})" in message
+        assert "still had connections on bigip-a" in message and "after 2 s of draining" in message
+        assert "The member was put back in service; the VM was not touched." in message
+        assert snapshot(lab, vsphere) == before and find_vm(vsphere, second).runtime.powerState == "poweredOn"
+        for device in (F5_A, F5_B):
+            member = f5("GET", f"{POOL}/members/~Common~{newest}:80", device=device).json()
+            assert member["session"] in ("monitor-enabled", "user-enabled"), member
+        assert events(lab)[-1]["status"] == "failed"
+
+        # The default timeout (300 s) and proceed: the drain waits until the connections are gone.
+        wait_for(lambda: connections(newest) > 5, 20, "connections back on the newest member")
         run = run_playbook("playbooks/scale_in.yml", "-l", "acme-web", *NO_COOLDOWN)
+        assert run.returncode == 0, run.stdout[-3000:]
+        assert find_vm(vsphere, second) is None and find_vm(vsphere, first) is not None
+        for device in (F5_A, F5_B):
+            assert members(device) == sorted(["198.18.1.11:80", "198.18.1.12:80", f"{older}:80"])
+        assert emulator("f5", "GET", "/sync-status")["status"] == "In Sync"
+        assert [t["labels"]["vm"] for t in targets(lab)] == [first]
+        assert newest not in leases(lab) and leases(lab)[older]["state"] == "in_use"
+        event = events(lab)[-1]
+        assert event["action"] == "scale_in" and event["status"] == "success"
+        assert [a["type"] for a in event["actions"]] == ["f5-pool-disable", "drain", "f5-pool-remove",
+                                                         "vm-deletion", "ip-release"]  # fmt: skip
+        assert event["actions"][1] == {"type": "drain", "vm": second, "drained": True, "busy_on": []}
+
+        # Down to min (2), with a 1 s timeout and proceed: the member still holds connections and goes anyway.
+        wait_for(lambda: connections(older) > 5, 20, "connections on the older member")
+        hurried = run_playbook("playbooks/scale_in.yml", "-l", "acme-web", *NO_COOLDOWN, "-e", "scale_in_drain_timeout=1",
+                               "-e", "scale_in_poll_interval=1")  # fmt: skip
+        assert hurried.returncode == 0, hurried.stdout[-3000:]
+        drain = events(lab)[-1]["actions"][1]
+        assert drain["vm"] == first and drain["drained"] is False and "bigip-a" in drain["busy_on"]
+        assert find_vm(vsphere, first) is None
     finally:
         load("acme-web", 0)
-    assert run.returncode == 0, run.stdout[-3000:]
-    assert find_vm(vsphere, second) is None and find_vm(vsphere, first) is not None
-    for device in (F5_A, F5_B):
-        assert members(device) == sorted(["198.18.1.11:80", "198.18.1.12:80", f"{older}:80"])
-    assert emulator("f5", "GET", "/sync-status")["status"] == "In Sync"
-    assert [t["labels"]["vm"] for t in targets(lab)] == [first]
-    assert newest not in leases(lab) and leases(lab)[older]["state"] == "in_use"
-    event = events(lab)[-1]
-    assert event["action"] == "scale_in" and event["status"] == "success"
-    assert [a["type"] for a in event["actions"]] == ["f5-pool-disable", "drain", "f5-pool-remove", "vm-deletion",
-                                                     "ip-release"]  # fmt: skip
-    assert event["actions"][1]["drained"] is True
 
-    # Down to min (2): one more goes, then nothing.
-    assert run_playbook("playbooks/scale_in.yml", "-l", "acme-web", *NO_COOLDOWN).returncode == 0
+    # At min nothing more goes.
     before = snapshot(lab, vsphere)
     at_min = run_playbook("playbooks/scale_in.yml", "-l", "acme-web", *NO_COOLDOWN)
     assert at_min.returncode == 0

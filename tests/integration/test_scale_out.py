@@ -43,6 +43,9 @@ def test_scale_out_adds_a_ready_vm_everywhere_then_cooldown_holds(run_playbook, 
     # Prometheus scrapes the new VM through the file_sd target (no reload), and the metric follows.
     wait_for(lambda: prometheus_value(f'up{{instance="{ip}:9100",service="acme-web"}}') == 1, 30, "the new target up")
     wait_for(lambda: prometheus_value('vm_autoscale_instances{service="acme-web"}') == 3, 30, "instances = 3")
+    # Its CPU is in Prometheus under the service's label: what the service's CPU rules aggregate.
+    cpu = f'count(node_cpu_seconds_total{{instance="{ip}:9100",service="acme-web",vm="{name}",mode="user"}})'
+    wait_for(lambda: prometheus_value(cpu) == 2, 30, "the new VM's 2 CPUs in Prometheus")
 
     before = snapshot(lab, vsphere)
     again = run_playbook("playbooks/scale_out.yml", "-l", "acme-web")
@@ -148,3 +151,72 @@ def test_two_services_at_once_both_scale(run_playbook, prepared, vsphere):
             cleanup = REMOVE_AUTOSCALED.replace("acme-web", "globex-api")
             assert run_playbook(cleanup, "-e", json.dumps({"autoscaled": globex})).returncode == 0
         globex_state.unlink(missing_ok=True)
+
+
+def _failed_run(run_playbook, lab, vsphere, step, *args):
+    """A scale-out that fails at ``step`` and leaves every system exactly as before; its message."""
+    before = snapshot(lab, vsphere)
+    run = run_playbook("playbooks/scale_out.yml", "-l", "acme-web", "-e", "scale_out_respect_cooldown=false", *args)
+    assert run.returncode != 0, run.stdout[-3000:]
+    message = run.task("Fail with what went wrong", "acme-web")["msg"]
+    assert f"failed at '{step}'" in message, message
+    wait_for(lambda: snapshot(lab, vsphere) == before, 10, "every system as before")
+    event = events(lab)[-1]
+    assert event["status"] == "failed" and event["step"] == step and event["undone"] is True, event
+    return message
+
+
+def _state(lab):
+    return json.loads((lab.state / "statehost" / "vm_autoscale" / "services" / "acme-web.json").read_text())
+
+
+def test_failures_at_each_step_are_undone_and_three_in_a_row_open_the_breaker(run_playbook, prepared, vsphere):
+    lab = prepared
+    # 1. The clone fails (the template is gone): the lease taken for it is released.
+    _failed_run(run_playbook, lab, vsphere, "Clone the service's template into the VM with its static address, and power it on",
+                "-e", "scale_out_template=tpl-acme-web-deleted")  # fmt: skip
+    assert _state(lab)["consecutive_failures"] == 1
+
+    # 2. The VM boots but its application never becomes healthy: the VM is deleted.
+    autoscaled = [int(n.rsplit("-", 1)[1]) for n in vm_names(vsphere) if n.startswith("acme-web-auto-")]
+    upcoming = [f"acme-web-auto-{n:04d}" for n in range(max(autoscaled, default=0) + 1, max(autoscaled, default=0) + 4)]
+    for name in upcoming:
+        emulator("guests", "PUT", f"/guests/{name}", {"health": "unhealthy"})
+    try:
+        _failed_run(run_playbook, lab, vsphere, "Wait for the application's health endpoint",
+                    "-e", "scale_out_health_timeout=3", "-e", "scale_out_poll_interval=1")  # fmt: skip
+    finally:
+        for name in upcoming:
+            emulator("guests", "PUT", f"/guests/{name}", {"health": "healthy"})
+    assert _state(lab)["consecutive_failures"] == 2
+
+    # 3. Prometheus cannot be given the new target (its file_sd directory is not there; the
+    #    autoscaled targets need no reload): the third failure in a row opens the breaker.
+    message = _failed_run(run_playbook, lab, vsphere, "Write them with the VM added",
+                          "-e", "scale_out_file_sd_dir=/nonexistent/file_sd")  # fmt: skip
+    assert "The circuit breaker is now open" in message
+    state = _state(lab)
+    assert state["consecutive_failures"] == 3 and state["suspended"] is True
+    wait_for(lambda: prometheus_value('vm_autoscale_suspended{service="acme-web"}') == 1, 30, "suspended in Prometheus")
+
+    # Suspended: the next trigger does nothing until the documented reset.
+    before = snapshot(lab, vsphere)
+    held = run_playbook("playbooks/scale_out.yml", "-l", "acme-web", "-e", "scale_out_respect_cooldown=false")
+    assert held.returncode == 0
+    assert "no scale-out: suspended by the circuit breaker" in held.task("Say why nothing is done", "acme-web")["msg"]
+    assert snapshot(lab, vsphere) == before and events(lab)[-1]["status"] == "skipped"
+    reset = run_playbook("playbooks/breaker_reset.yml", "-l", "acme-web", "-e", "reset_reason=tests fixed the faults")
+    assert reset.returncode == 0
+    assert _state(lab)["suspended"] is False and _state(lab)["consecutive_failures"] == 0
+
+    # 4. An F5 error on one device only (every device written on its own): the member already
+    #    added on the other device is removed again.
+    seen = max((r["seq"] for r in emulator("f5", "GET", "/devices/bigip-a/requests")), default=0)
+    emulator("f5", "POST", "/faults", {"device": "bigip-b", "method": "POST", "path": f"{POOL}/members",
+                                       "status": 500, "count": 1})  # fmt: skip
+    _failed_run(run_playbook, lab, vsphere, "Add the member to the pool (active device, or every device)",
+                "-e", "scale_out_f5_mode=each")  # fmt: skip
+    on_a = [(r["method"], r["status"]) for r in emulator("f5", "GET", f"/devices/bigip-a/requests?since={seen}")
+            if r["path"].startswith(f"{POOL}/members")]  # fmt: skip
+    assert ("POST", 200) in on_a and ("DELETE", 200) in on_a, on_a  # added on bigip-a, then removed again
+    assert _state(lab)["consecutive_failures"] == 1
