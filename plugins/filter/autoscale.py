@@ -7,7 +7,13 @@ from __future__ import annotations
 import json
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _alertmanager, _model, _monitoring, _rules
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import (
+    _alertmanager,
+    _drift,
+    _model,
+    _monitoring,
+    _rules,
+)
 
 
 def autoscale_config(config: dict, service: str) -> dict:
@@ -179,6 +185,31 @@ def autoscale_alert_request(payload, service: str) -> dict:
     }
 
 
+def autoscale_drift(  # noqa: PLR0917 - a filter's arguments are positional in Jinja
+    service: str,
+    config: dict,
+    instances: list,
+    pools: dict,
+    leases: list,
+    targets: list,
+    mode: str = "active_sync",
+    active: str | None = None,
+    target_port: int = 9100,
+) -> dict:
+    """The drift of ``service`` between vCenter, the F5 devices, the leases and the targets, and the fix plan."""
+    if mode not in ("active_sync", "each"):
+        raise AnsibleFilterError(f"autoscale_drift: mode is {mode!r}, expected active_sync or each")
+    if mode == "active_sync" and active not in (pools or {}):
+        raise AnsibleFilterError(f"autoscale_drift: the active device {active!r} is not one of the pools' devices")
+    try:
+        systems = {"instances": list(instances), "pools": pools, "leases": list(leases), "targets": list(targets)}
+        return _drift.find_drift(
+            service, _plain(config), _plain(systems), mode=mode, active=active, target_port=int(target_port)
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError(f"autoscale_drift: cannot compare the systems of {service}: {exc!r}") from exc
+
+
 class FilterModule:
     def filters(self) -> dict:
         return {
@@ -192,4 +223,5 @@ class FilterModule:
             "autoscale_event_table": autoscale_event_table,
             "autoscale_removable_vms": autoscale_removable_vms,
             "autoscale_alert_request": autoscale_alert_request,
+            "autoscale_drift": autoscale_drift,
         }

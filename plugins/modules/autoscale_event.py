@@ -37,7 +37,8 @@ attributes:
 options:
   event:
     description:
-      - The event, a mapping. Required keys are C(action) (V(scale_out) or V(scale_in)) and
+      - The event, a mapping. Required keys are C(action) (V(scale_out), V(scale_in), or
+        V(reconcile), which is recorded but moves no counter, cooldown or breaker) and
         C(status) (V(success), V(failed) or V(skipped)). C(id) is the event's unique id (the run's
         id is a good one), generated when missing.
       - Other keys are kept as given, for example C(trigger), C(alert), C(fingerprint),
@@ -113,8 +114,10 @@ def main() -> None:
     params = module.params
     now = time.time()
     event = {key: value for key, value in params["event"].items() if key not in ("timestamp", "service")}
-    if event.get("action") not in _state.ACTIONS:
-        module.fail_json(msg=f"event.action is {event.get('action')!r}, expected one of {', '.join(_state.ACTIONS)}")
+    if event.get("action") not in _state.RECORDED_ACTIONS:
+        module.fail_json(
+            msg=f"event.action is {event.get('action')!r}, expected one of {', '.join(_state.RECORDED_ACTIONS)}"
+        )
     if event.get("status") not in _state.RESULTS:
         module.fail_json(msg=f"event.status is {event.get('status')!r}, expected one of {', '.join(_state.RESULTS)}")
     if not event.get("id"):
