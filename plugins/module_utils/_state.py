@@ -366,6 +366,13 @@ def release(owner: str | None, force: bool, now: float):
     return mutate
 
 
+def cooldown(state: dict, cooldown_seconds: int, now: float) -> tuple[int, float | None]:
+    """(seconds left of the cooldown since the last successful scale action of either kind, its epoch)."""
+    stamps = [parse_time(value) for value in state["last_scale"].values()]
+    last = max(stamps) if stamps else None
+    return (0 if last is None else max(0, int(last + cooldown_seconds - now + 0.999))), last
+
+
 def record(event: dict, instances: int | None, breaker_threshold: int, now: float):
     """Mutation: count one finished action (``event``), move the breaker, remember the instances.
 

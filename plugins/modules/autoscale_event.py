@@ -54,6 +54,12 @@ options:
     description: Failed scale-outs in a row that suspend the service.
     type: int
     default: 3
+  release_lock:
+    description:
+      - Also release the run lock held by this owner (the run's id), in the same write as the
+        event - the last step of a run. A lock held by another run is left alone
+        (RV(lock_released) is then null).
+    type: str
 """
 
 EXAMPLES = r"""
@@ -94,6 +100,10 @@ breaker_opened:
   description: This event opened the circuit breaker (the service is now suspended).
   returned: always
   type: bool
+lock_released:
+  description: The lock record released with O(release_lock) (null when none was).
+  returned: always
+  type: dict
 """
 
 import time
@@ -106,7 +116,27 @@ ARGUMENT_SPEC = {
     "event": {"type": "dict", "required": True},
     "instances": {"type": "int"},
     "breaker_threshold": {"type": "int", "default": 3},
+    "release_lock": {"type": "str"},
 }
+
+
+def _record_and_release(event: dict, params: dict, now: float):
+    """Mutation: record the event, then release the run's lock if it still holds it."""
+    record = _state.record(event, params["instances"], params["breaker_threshold"], now)
+    release = _state.release(params["release_lock"], False, now)
+
+    def mutate(state: dict) -> tuple:
+        changed, extra = record(state)
+        if params["release_lock"]:
+            try:
+                released, more = release(state)
+            except _state.Locked:  # another run took over an expired lock: not ours to release
+                released, more = False, {"released": None}
+            changed = changed or released
+            extra = {**extra, "lock_released": more["released"]}
+        return changed, extra
+
+    return mutate
 
 
 def main() -> None:
@@ -131,8 +161,7 @@ def main() -> None:
         module.fail_json(msg=f"breaker_threshold is {params['breaker_threshold']}, expected 1 or more")
     try:
         store = _state.ServiceState.from_params(params)
-        mutation = _state.record(event, params["instances"], params["breaker_threshold"], now)
-        changed, before, after, extra = store.change(mutation, module.check_mode)
+        changed, before, after, extra = store.change(_record_and_release(event, params, now), module.check_mode)
     except _state.StateError as exc:
         module.fail_json(msg=str(exc))
     result = {
@@ -141,6 +170,7 @@ def main() -> None:
         "state": after,
         "duplicate": extra.get("duplicate", False),
         "breaker_opened": extra.get("breaker_opened", False),
+        "lock_released": extra.get("lock_released"),
     }
     if module._diff:
         result["diff"] = {"before": before, "after": after}

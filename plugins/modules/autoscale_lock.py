@@ -57,6 +57,12 @@ options:
     description: With O(state=absent), release the lock whoever holds it.
     type: bool
     default: false
+  cooldown_seconds:
+    description:
+      - The service's cooldown. With O(state=present), RV(cooldown_remaining) is computed from it,
+        so that a run reads its guards (cooldown, circuit breaker) in the same call that locks.
+    type: int
+    default: 0
 """
 
 EXAMPLES = r"""
@@ -108,6 +114,19 @@ waited:
   description: Seconds spent waiting for another run's lock.
   returned: state=present
   type: float
+state:
+  description: The service's state document once the lock is taken (docs/state.md).
+  returned: state=present
+  type: dict
+suspended:
+  description: The circuit breaker is open; the service does not scale.
+  returned: state=present
+  type: bool
+cooldown_remaining:
+  description: Seconds until the cooldown (O(cooldown_seconds)) since the last successful scale
+    action (either action) is over; 0 when over.
+  returned: state=present
+  type: int
 """
 
 import time
@@ -123,6 +142,7 @@ ARGUMENT_SPEC = {
     "ttl": {"type": "int", "default": 1800},
     "wait": {"type": "int", "default": 0},
     "force": {"type": "bool", "default": False},
+    "cooldown_seconds": {"type": "int", "default": 0},
 }
 
 
@@ -163,6 +183,9 @@ def main() -> None:
     except _state.StateError as exc:
         module.fail_json(msg=str(exc))
     result = {"changed": changed, "lock": after["lock"], **extra}
+    if params["state"] == "present":
+        remaining, _last = _state.cooldown(after, params["cooldown_seconds"], time.time())
+        result.update(state=after, suspended=after["suspended"], cooldown_remaining=remaining)
     if module._diff:
         result["diff"] = {"before": {"lock": before["lock"]}, "after": {"lock": after["lock"]}}
     module.exit_json(**result)

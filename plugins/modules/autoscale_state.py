@@ -185,9 +185,7 @@ def main() -> None:
         )
     except _state.StateError as exc:
         module.fail_json(msg=str(exc))
-    stamps = [_state.parse_time(value) for value in state["last_scale"].values()]
-    last = max(stamps) if stamps else None
-    remaining = 0 if last is None else max(0, int(last + params["cooldown_seconds"] - now + 0.999))
+    remaining, last = _state.cooldown(state, params["cooldown_seconds"], now)
     result = {
         "changed": changed,
         "state": state,

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 
+import yaml
 from conftest import REPO
 from labclient import F5_A, F5_B, emulator, f5, find_vm, prometheus_value, vm_names, wait_for
 from scaling import POOL, REMOVE_AUTOSCALED, events, leases, members, snapshot, targets
@@ -192,7 +193,7 @@ def test_failures_at_each_step_are_undone_and_three_in_a_row_open_the_breaker(ru
 
     # 3. Prometheus cannot be given the new target (its file_sd directory is not there; the
     #    autoscaled targets need no reload): the third failure in a row opens the breaker.
-    message = _failed_run(run_playbook, lab, vsphere, "Write them with the VM added",
+    message = _failed_run(run_playbook, lab, vsphere, "Add the VM to the service's Prometheus targets (file_sd, read without a reload)",
                           "-e", "scale_out_file_sd_dir=/nonexistent/file_sd")  # fmt: skip
     assert "The circuit breaker is now open" in message
     state = _state(lab)
@@ -220,3 +221,38 @@ def test_failures_at_each_step_are_undone_and_three_in_a_row_open_the_breaker(ru
             if r["path"].startswith(f"{POOL}/members")]  # fmt: skip
     assert ("POST", 200) in on_a and ("DELETE", 200) in on_a, on_a  # added on bigip-a, then removed again
     assert _state(lab)["consecutive_failures"] == 1
+
+
+def test_at_max_and_disabled_nothing_is_done_and_it_is_recorded(run_playbook, prepared, vsphere):
+    lab = prepared
+    # At max (4): two more members in the pool on both devices count as instances.
+    extra = ["198.18.1.240", "198.18.1.241"]
+    for device in (F5_A, F5_B):
+        for ip in extra:
+            answer = f5("POST", f"{POOL}/members", device=device, json={"name": f"{ip}:80", "address": ip})
+            assert answer.status_code == 200, answer.text
+    try:
+        before = snapshot(lab, vsphere)
+        full = run_playbook("playbooks/scale_out.yml", "-l", "acme-web")
+        assert full.returncode == 0
+        assert "no scale-out: at max: 4 of 4 instances" in full.task("Say why nothing is done", "acme-web")["msg"]
+        assert snapshot(lab, vsphere) == before
+        assert events(lab)[-1]["status"] == "skipped" and events(lab)[-1]["reason"] == "at max: 4 of 4 instances"
+    finally:
+        for device in (F5_A, F5_B):
+            for ip in extra:
+                f5("DELETE", f"{POOL}/members/~Common~{ip}:80", device=device)
+
+    # Disabled in the inventory.
+    mapping = yaml.safe_load((REPO / "inventories" / "lab" / "host_vars" / "acme-web.yml").read_text())["autoscale"]
+    disabled = json.dumps({"autoscale": {**mapping, "enabled": False}})
+    before = snapshot(lab, vsphere)
+    off = run_playbook("playbooks/scale_out.yml", "-l", "acme-web", "-e", disabled)
+    assert off.returncode == 0
+    assert (
+        "autoscaling of the service is disabled in the inventory"
+        in off.task("Say why nothing is done", "acme-web")["msg"]
+    )
+    assert snapshot(lab, vsphere) == before and events(lab)[-1]["status"] == "skipped"
+    state = json.loads((lab.state / "statehost" / "vm_autoscale" / "services" / "acme-web.json").read_text())
+    assert state["lock"] is None and state["actions_total"]["scale_out"]["skipped"] == 2

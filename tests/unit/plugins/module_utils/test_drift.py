@@ -59,7 +59,9 @@ def test_an_orphan_vm_is_deleted_with_its_target():
     assert kinds(result) == [("orphan_vm", "web-auto-0002")]
     assert result["plan"]["delete_vms"] == ["web-auto-0002"]
     assert result["plan"]["targets"] == consistent()["targets"]
-    assert result["lines"] == ["orphan_vm web-auto-0002: web-auto-0002 (198.18.1.101): no lease, in no pool -> delete the VM"]
+    assert result["lines"] == [
+        "orphan_vm web-auto-0002: web-auto-0002 (198.18.1.101): no lease, in no pool -> delete the VM"
+    ]
 
 
 def test_a_member_without_vm_is_removed_from_the_active_device_then_synced():
@@ -71,7 +73,10 @@ def test_a_member_without_vm_is_removed_from_the_active_device_then_synced():
     assert result["plan"]["remove_members"] == [{"device": "a", "ip": "198.18.1.105"}]
     assert result["plan"]["sync"] is True
     each = drift(systems, mode="each", active=None)
-    assert each["plan"]["remove_members"] == [{"device": "a", "ip": "198.18.1.105"}, {"device": "b", "ip": "198.18.1.105"}]
+    assert each["plan"]["remove_members"] == [
+        {"device": "a", "ip": "198.18.1.105"},
+        {"device": "b", "ip": "198.18.1.105"},
+    ]
     assert each["plan"]["sync"] is False
 
 
@@ -167,7 +172,10 @@ def test_static_and_unknown_members_are_reported_and_left_alone():
 
 def test_vms_of_other_services_and_static_vms_are_not_the_autoscalers():
     systems = consistent()
-    systems["instances"] += [vm("api-auto-0001", "198.18.2.100", service="api"), vm("web-03", "198.18.1.13", role="static")]
+    systems["instances"] += [
+        vm("api-auto-0001", "198.18.2.100", service="api"),
+        vm("web-03", "198.18.1.13", role="static"),
+    ]
     assert drift(systems)["drift"] == []
 
 

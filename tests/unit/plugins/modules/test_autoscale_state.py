@@ -263,3 +263,20 @@ def test_onboarding_metrics_are_the_state_metrics_of_a_new_service():
     assert 'vm_autoscale_instances{service="acme-web"} 2' in text
     assert 'vm_autoscale_actions_total{service="acme-web",action="scale_out",result="failed"} 0' in text
     assert "vm_autoscale_last_scale_timestamp_seconds" not in text
+
+
+def test_the_lock_returns_the_guards_and_the_last_event_releases_it(run_module, dirs):
+    record(run_module, dirs, {"id": "done", "action": "scale_in", "status": "success"})
+    taken = lock(run_module, dirs, owner="run-2", action="scale_out", cooldown_seconds=300)
+    assert 295 <= taken["cooldown_remaining"] <= 300 and taken["suspended"] is False
+    assert taken["state"]["lock"]["owner"] == "run-2"
+    finished = record(
+        run_module, dirs, {"id": "run-2", "action": "scale_out", "status": "success"}, release_lock="run-2"
+    )
+    assert finished["lock_released"]["owner"] == "run-2" and state_file(dirs)["lock"] is None
+    assert event_lines(dirs)[-1]["id"] == "run-2"
+    # Another run's lock is never released by an event, and the event is still recorded.
+    lock(run_module, dirs, owner="run-3", action="scale_out")
+    other = record(run_module, dirs, {"id": "run-2b", "action": "scale_out", "status": "failed"}, release_lock="run-2")
+    assert other["lock_released"] is None and state_file(dirs)["lock"]["owner"] == "run-3"
+    assert event_lines(dirs)[-1]["id"] == "run-2b"

@@ -1,0 +1,181 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, Dana Cloud platform team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: autoscale_target
+short_description: Add or remove one autoscaled VM's target in a service's Prometheus file_sd file
+version_added: 0.1.0
+description:
+  - The autoscaled VMs of a service are scraped through one file_sd file on the PLG host
+    (C(vm_autoscale-<service>-auto.json)), which Prometheus reads again when it changes, with no
+    reload. This module adds the target of one VM to it, or removes it, in one call. The entry
+    is keyed by the C(vm) label.
+  - The file is read, changed and replaced atomically under a lock file next to it
+    (C(.<file>.lock)), so two writers never lose each other's change, and Prometheus never
+    reads half a file.
+  - Entries without a C(vm) label, and those of other VMs, are kept as they are.
+author:
+  - Dana Cloud platform team (@danacloud)
+attributes:
+  check_mode:
+    description: Can run in check mode and reports the change it would make.
+    support: full
+  diff_mode:
+    description: Shows the file's entries before and after.
+    support: full
+options:
+  path:
+    description:
+      - The service's file_sd file. Its directory must exist (the C(prometheus_autoscale) role makes it).
+    type: path
+    required: true
+  vm:
+    description: The VM's name, the entry's C(vm) label.
+    type: str
+    required: true
+  target:
+    description: The VM's node_exporter, C(<address>:<port>). Required with O(state=present).
+    type: str
+  labels:
+    description: Labels of the entry besides C(vm), for example C({service = acme-web}).
+    type: dict
+    default: {}
+  state:
+    description: V(present) adds the entry or makes it equal; V(absent) removes it.
+    type: str
+    choices: [present, absent]
+    default: present
+  mode:
+    description: Mode of a new file (an existing file keeps its own).
+    type: raw
+    default: "0644"
+  lock_timeout:
+    description: Seconds to wait for another writer of the file.
+    type: int
+    default: 30
+seealso:
+  - name: docs/scale_out.md
+    description: Where the target is added in a scale-out, and why there is no Prometheus reload.
+    link: https://github.com/danacloud/vm_autoscale/blob/main/docs/scale_out.md
+"""
+
+EXAMPLES = r"""
+- name: Scrape the new VM
+  danacloud.vm_autoscale.autoscale_target:
+    path: /etc/prometheus/file_sd/vm_autoscale-acme-web-auto.json
+    vm: acme-web-auto-0001
+    target: 198.18.1.100:9100
+    labels:
+      service: acme-web
+  delegate_to: "{{ groups['plg'] | first }}"
+
+- name: Stop scraping it
+  danacloud.vm_autoscale.autoscale_target:
+    path: /etc/prometheus/file_sd/vm_autoscale-acme-web-auto.json
+    vm: acme-web-auto-0001
+    state: absent
+  delegate_to: "{{ groups['plg'] | first }}"
+"""
+
+RETURN = r"""
+targets:
+  description: The file's entries after the call.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"targets": ["198.18.1.100:9100"], "labels": {"service": "acme-web", "vm": "acme-web-auto-0001"}}]
+"""
+
+import json
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._files import (
+    LockUnavailable,
+    current_mode,
+    flocked,
+    write_atomic,
+)
+
+
+def _read(path: str) -> list:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        return []
+    entries = json.loads(text) if text.strip() else []
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        raise ValueError("not a list of {targets, labels} entries")
+    return entries
+
+
+def _mode(module: AnsibleModule) -> int:
+    value = module.params["mode"]
+    try:
+        return int(value, 8) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        module.fail_json(msg=f"mode is {value!r}, expected an octal mode such as '0644'")
+    return 0
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "path": {"type": "path", "required": True},
+            "vm": {"type": "str", "required": True},
+            "target": {"type": "str"},
+            "labels": {"type": "dict", "default": {}},
+            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+            "mode": {"type": "raw", "default": "0644"},
+            "lock_timeout": {"type": "int", "default": 30},
+        },
+        required_if=[("state", "present", ("target",))],
+        supports_check_mode=True,
+    )
+    params = module.params
+    path, vm = params["path"], params["vm"]
+    mode = _mode(module)
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):
+        if params["state"] == "absent":  # no file, so no entry: absent already
+            module.exit_json(changed=False, targets=[])
+        module.fail_json(msg=f"the targets directory {directory} does not exist: check the file_sd directory "
+                         "(plg_prometheus_config_dir) and onboard the service first")  # fmt: skip
+    if params["state"] == "present":
+        host, _sep, port = params["target"].rpartition(":")
+        if not host or not port.isdigit():
+            module.fail_json(msg=f"target is {params['target']!r}, expected <address>:<port>")
+    lock_path = os.path.join(directory, f".{os.path.basename(path)}.lock")
+    try:
+        with flocked(lock_path, params["lock_timeout"]):
+            try:
+                before = _read(path)
+            except (OSError, ValueError) as exc:
+                module.fail_json(msg=f"{path} cannot be read as a file_sd file ({exc}); fix or remove it")
+            after = [entry for entry in before if (entry.get("labels") or {}).get("vm") != vm]
+            if params["state"] == "present":
+                labels = {str(key): str(value) for key, value in params["labels"].items()}
+                entry = {"targets": [params["target"]], "labels": {**labels, "vm": vm}}
+                position = next((i for i, e in enumerate(before) if (e.get("labels") or {}).get("vm") == vm), None)
+                after.insert(len(after) if position is None else position, entry)
+            changed = after != before
+            if changed and not module.check_mode:
+                text = json.dumps(after, indent=2, sort_keys=True) + "\n"
+                write_atomic(path, text, current_mode(path, mode))
+    except LockUnavailable as exc:
+        module.fail_json(msg=f"cannot lock {path} ({exc.reason}); another writer holds it, retry")
+    except OSError as exc:
+        module.fail_json(msg=f"cannot write {path}: {exc}")
+    result = {"changed": changed, "targets": after}
+    if module._diff:
+        result["diff"] = {"before": json.dumps(before, indent=2) + "\n", "after": json.dumps(after, indent=2) + "\n"}
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

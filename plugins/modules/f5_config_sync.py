@@ -1,0 +1,121 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, Dana Cloud platform team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: f5_config_sync
+short_description: Sync a BIG-IP device's configuration to its device group and wait until it is in sync
+version_added: 0.1.0
+description:
+  - Runs C(config-sync to-group) on the device (the active one of a sync-failover pair), then
+    polls C(cm/sync-status) every O(interval) seconds until the group reports C(In Sync).
+  - Does nothing when the group is in sync already.
+  - Fails when the group is C(Disconnected) (a peer is unreachable) or not in sync after O(timeout),
+    naming the status and BIG-IP's summary.
+  - The same iControl REST call as C(f5networks.f5_modules.bigip_configsync_action) with
+    C(sync_device_to_group=true), which waits 3 s before it first looks; a scale action syncs
+    up to twice.
+author:
+  - Dana Cloud platform team (@danacloud)
+extends_documentation_fragment:
+  - danacloud.vm_autoscale.f5
+attributes:
+  check_mode:
+    description: Reads the status and reports whether it would sync.
+    support: full
+  diff_mode:
+    description: Returns no diff.
+    support: none
+options:
+  server:
+    description: The device's management address.
+    type: str
+    required: true
+  server_port:
+    description: Its management port.
+    type: int
+    default: 443
+  name:
+    description: The device's name, for messages.
+    type: str
+  device_group:
+    description: The sync-failover device group.
+    type: str
+    required: true
+  timeout:
+    description: Seconds to wait for the group to be in sync.
+    type: int
+    default: 120
+  interval:
+    description: Seconds between two looks at the sync status.
+    type: float
+    default: 1
+"""
+
+EXAMPLES = r"""
+- name: Push the change to the peer
+  danacloud.vm_autoscale.f5_config_sync:
+    server: "{{ active.server }}"
+    name: "{{ active.name }}"
+    username: "{{ f5_username }}"
+    password: "{{ f5_password }}"
+    device_group: "{{ f5_device_group }}"
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+status:
+  description: The group's sync status at the end (C(In Sync) on success).
+  returned: always
+  type: str
+summary:
+  description: BIG-IP's summary of it.
+  returned: always
+  type: str
+waited:
+  description: Seconds from the sync until the group was in sync.
+  returned: always
+  type: float
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _bigip
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "server": {"type": "str", "required": True},
+            "server_port": {"type": "int", "default": 443},
+            "name": {"type": "str"},
+            **_bigip.AUTH_SPEC,
+            "device_group": {"type": "str", "required": True},
+            "timeout": {"type": "int", "default": 120},
+            "interval": {"type": "float", "default": 1},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    auth = {"username": params["username"], "password": params["password"], "timeout": 30,
+            "validate_certs": params["validate_certs"], "ca_path": params["ca_path"]}  # fmt: skip
+    device = _bigip.Device(
+        {"name": params["name"] or params["server"], "server": params["server"], "server_port": params["server_port"]},
+        auth,
+    )
+    try:
+        if module.check_mode:
+            status, summary = _bigip.sync_status(device)
+            module.exit_json(changed=status != "In Sync", status=status, summary=summary, waited=0.0)
+        synced, status, summary, waited = _bigip.config_sync(
+            device, params["device_group"], timeout=params["timeout"], interval=params["interval"]
+        )
+    except _bigip.BigipError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=synced, status=status, summary=summary, waited=waited)
+
+
+if __name__ == "__main__":
+    main()
