@@ -13,6 +13,10 @@ SCENARIOS = sorted(p.parent.name for p in (REPO / "extensions" / "molecule").glo
 def test_scenario(lab, scenario):
     # The lab fixture has exported the lab's client environment (venv on PATH, CA, vault password).
     env = {**os.environ, "NO_COLOR": "1"}
+    # A run killed half-way leaves molecule's state saying "prepared": reset, so prepare runs.
+    reset = subprocess.run([str(REPO / ".venv" / "bin" / "molecule"), "reset", "-s", scenario], cwd=REPO,
+                           capture_output=True, text=True, env=env, check=False, timeout=120)  # fmt: skip
+    assert reset.returncode == 0, reset.stdout + reset.stderr
     run = subprocess.run(
         [str(REPO / ".venv" / "bin" / "molecule"), "test", "-s", scenario],
         cwd=REPO,
