@@ -13,6 +13,7 @@ DEB_PACKAGES=(
     golang-go golang-github-vmware-govmomi-dev patch             # vcsim, built from Debian's source
     iputils-ping iproute2 util-linux                             # probes, lab addresses, unshare/nsenter
     python3-venv git openssl make ca-certificates shellcheck        # shellcheck: ansible-test sanity
+    groovy                                                       # the Jenkinsfile compiles in the tests
 )
 
 missing=()

@@ -95,8 +95,20 @@ def jenkins_daemon(plan: Plan, paths: Paths, cert: ServerCert, password_file: Pa
         if jenkins["port"] != 443
         else f"https://{jenkins['address']}/"
     )
-    # A build runs with what a Jenkins agent of the lab has: the lab's client environment.
+    # A build runs with what a Jenkins agent of the lab has: the lab's client environment, the
+    # site's inventory and Alertmanager (global properties of a real Jenkins). The vault password
+    # is not in it: pipelines get it, and the vCenter and F5 accounts, from Jenkins's credentials.
     build_env = {k: v for k, v in client_environment(paths).items() if k != "ANSIBLE_VAULT_PASSWORD_FILE"}
+    plg = plan.raw["infrastructure"]["plg"]
+    build_env["VM_AUTOSCALE_INVENTORY"] = "inventories/lab"
+    build_env["VM_AUTOSCALE_ALERTMANAGER_URL"] = f"https://{plg['address']}:{plg['alertmanager_port']}"
+    credentials = {
+        "vm-autoscale-vault-password": {"type": "file", "path": str(paths.vault_password_file)},
+        "vm-autoscale-vcenter": {"type": "usernamePassword", "username": plan.vsphere["username"],
+                                 "password_file": str(paths.secrets / "vcenter_password")},
+        "vm-autoscale-f5": {"type": "usernamePassword", "username": plan.f5["username"],
+                            "password_file": str(paths.secrets / "f5_password")},
+    }  # fmt: skip
     config = _write_config(paths, "jenkins", {
         "url": url,
         "address": jenkins["address"],
@@ -111,6 +123,7 @@ def jenkins_daemon(plan: Plan, paths: Paths, cert: ServerCert, password_file: Pa
         "key": str(cert.key),
         "control_socket": str(socket_path),
         "build_env": build_env,
+        "credentials": credentials,
     })  # fmt: skip
     ca = paths.pki / "ca.pem"
 

@@ -58,6 +58,9 @@ def lab():
         pytest.exit(f"the lab did not start:\n{up.stdout}{up.stderr}", returncode=3)
     paths = default_paths()
     os.environ.update(client_environment(paths))  # now with this run's vault password file
+    # The services' Jenkins jobs stay disabled, so that alerts raised by the tests do not start
+    # real scale actions through Jenkins; the pipeline tests turn them on for themselves.
+    os.environ["VM_AUTOSCALE_LAB_PIPELINES"] = "off"
     try:
         yield Lab(info=json.loads(paths.info.read_text()), state=paths.state, ca=paths.pki / "ca.pem")
     finally:

@@ -27,7 +27,7 @@ import defusedxml
 import defusedxml.ElementTree as SafeET
 
 from ..httpd import Request, Response, UnemulatedLog, log, write_json_atomic
-from . import gwt
+from . import gwt, pipeline
 
 HTML = "text/html;charset=utf-8"
 UNSAFE = set("?*/\\%!@#$^&|<>[]:;")
@@ -102,6 +102,9 @@ class Jenkins:
         self.quiet_period = int(config.get("quiet_period", 5))
         self.executors = int(config.get("executors", 2))
         self.build_env = dict(config.get("build_env", {}))
+        # Jenkins credentials by id, for withCredentials: {"type": "file", "path"},
+        # {"type": "usernamePassword", "username", "password_file"} or {"type": "string", "secret_file"}.
+        self.credentials = dict(config.get("credentials", {}))
         self.users = {config["username"]: {"password": config["password"], "tokens": {config["api_token"]}}}
         self.lock = threading.RLock()
         self.jobs: dict[str, Job] = {}
@@ -342,7 +345,7 @@ class Jenkins:
             return Response(201, b"", content_type=HTML, headers={"Location": f"{self.url}queue/item/{item['id']}/"})
         match = re.fullmatch(
             r"/(\d+|lastBuild|lastCompletedBuild|lastSuccessfulBuild|lastFailedBuild)"
-            r"(/api/json|/consoleText)?",
+            r"(/api/json|/consoleText|/artifact/.+)?",
             rest,
         )
         if match:
@@ -354,6 +357,12 @@ class Jenkins:
                 return Response(
                     200, path.read_bytes() if path.exists() else b"", content_type="text/plain;charset=utf-8"
                 )
+            if (match.group(2) or "").startswith("/artifact/"):
+                archive = self._job_dir(job.name) / "builds" / str(build["number"]) / "archive"
+                path = (archive / match.group(2)[len("/artifact/") :]).resolve()
+                if not path.is_file() or archive.resolve() not in path.parents:
+                    return _page(404, "Not Found")
+                return Response(200, path.read_bytes(), content_type="application/octet-stream")
             if match.group(2) == "/api/json":
                 return Response(200, _tree(self._build_json(job, build), request.query.get("tree")))
             return _page(200, f"{name} #{build['number']} [Jenkins]")
@@ -437,6 +446,7 @@ class Jenkins:
                 {"_class": "hudson.model.CauseAction", "causes": [build["cause"]]},
                 {"_class": "hudson.model.ParametersAction", "parameters": parameters},
             ],
+            "artifacts": self._artifacts(job, build["number"]),
             "building": build["building"],
             "description": None,
             "displayName": f"#{build['number']}",
@@ -450,6 +460,14 @@ class Jenkins:
             "timestamp": build["timestamp"],
             "url": f"{self.url}job/{quote(job.name)}/{build['number']}/",
         }
+
+    def _artifacts(self, job: Job, number: int) -> list[dict]:
+        archive = self._job_dir(job.name) / "builds" / str(number) / "archive"
+        return [
+            {"displayPath": p.name, "fileName": p.name, "relativePath": str(p.relative_to(archive))}
+            for p in sorted(archive.rglob("*"))
+            if p.is_file()
+        ]
 
     def _root_json(self) -> dict:
         return {
@@ -701,24 +719,18 @@ class Jenkins:
                 }
                 out.write(f"Building in workspace {workspace}\n")
                 result = "SUCCESS"
-                for step in steps:
-                    out.write("[Pipeline] sh\n" if job.job_class == PIPELINE else "")
-                    out.flush()
-                    script = tmp / f"script-{number}.sh"
-                    script.write_text(step)
-                    code = subprocess.run(
-                        ["/bin/sh", "-xe", str(script)],
-                        cwd=workspace,
-                        env=env,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        check=False,
-                    ).returncode
-                    script.unlink(missing_ok=True)
-                    if code != 0:
-                        out.write(f"ERROR: script returned exit code {code}\n")
+                run = {"job": job, "number": number, "env": env, "workspace": workspace, "tmp": tmp, "out": out}
+                for step in [step for step in steps if step.condition is None]:
+                    if not self._run_step(step, run):
                         result = "FAILURE"
                         break
+                post = [step for step in steps if step.condition is not None]
+                if post:
+                    out.write("[Pipeline] // stage\n[Pipeline] Declarative: Post Actions\n")
+                for condition in pipeline.POST_ORDER:
+                    for step in [s for s in post if s.condition == condition]:
+                        if pipeline.applies(condition, result) and not self._run_step(step, run):
+                            result = "FAILURE"
             except BuildError as exc:
                 out.write(f"ERROR: {exc}\n")
                 result = "FAILURE"
@@ -740,46 +752,107 @@ class Jenkins:
             del job.builds[number]
             shutil.rmtree(self._job_dir(job.name) / "builds" / str(number), ignore_errors=True)
 
-    def _steps(self, job: Job, config: str) -> tuple[list[str], Path | None]:
-        """What the build runs: the shell steps, and the folder the SCM checkout is in."""
+    def _steps(self, job: Job, config: str) -> tuple[list, Path | None]:
+        """What the build runs: its steps (lab/labctl/jenkins/pipeline.py), and the folder the SCM checkout is in."""
         root = SafeET.fromstring(config)
         if root.tag == "project":
-            return [c.text or "" for c in root.findall("builders/hudson.tasks.Shell/command")], None
+            commands = [c.text or "" for c in root.findall("builders/hudson.tasks.Shell/command")]
+            return [pipeline.Step("sh", command) for command in commands], None
         definition = root.find("definition")
         cls = (definition.get("class") if definition is not None else "") or ""
-        if cls.endswith("CpsFlowDefinition"):
-            return pipeline_sh_steps(definition.findtext("script") or ""), None
-        if cls.endswith("CpsScmFlowDefinition"):
-            url = definition.findtext("scm/userRemoteConfigs/hudson.plugins.git.UserRemoteConfig/url") or ""
-            local = Path(urlsplit(url).path if url.startswith("file://") else url)
-            script_path = definition.findtext("scriptPath") or "Jenkinsfile"
-            if not local.is_absolute() or not (local / script_path).is_file():
-                raise BuildError(
-                    f"the lab checks pipelines out of a local repository only; {url!r} has no {script_path}"
-                )
-            return pipeline_sh_steps((local / script_path).read_text()), local
+        try:
+            if cls.endswith("CpsFlowDefinition"):
+                return pipeline.parse(definition.findtext("script") or ""), None
+            if cls.endswith("CpsScmFlowDefinition"):
+                url = definition.findtext("scm/userRemoteConfigs/hudson.plugins.git.UserRemoteConfig/url") or ""
+                local = Path(urlsplit(url).path if url.startswith("file://") else url)
+                script_path = definition.findtext("scriptPath") or "Jenkinsfile"
+                if not local.is_absolute() or not (local / script_path).is_file():
+                    raise BuildError(
+                        f"the lab checks pipelines out of a local repository only; {url!r} has no {script_path}"
+                    )
+                return pipeline.parse((local / script_path).read_text()), local
+        except pipeline.PipelineError as exc:
+            raise BuildError(str(exc)) from None
         raise BuildError(f"pipeline definition {cls or '(none)'} is not emulated")
 
+    def _bind(self, step, tmp: Path, out) -> tuple[dict, list, list] | None:
+        """withCredentials: (environment, secrets to mask, files to remove), or None when an id is unknown."""
+        bound, masked, folders = {}, [], []
+        for binding in step.bindings:
+            entry = self.credentials.get(binding["id"])
+            if entry is None or entry.get("type") != binding["kind"]:
+                out.write(f"ERROR: Could not find credentials entry with ID '{binding['id']}'\n")
+                for folder in folders:
+                    shutil.rmtree(folder, ignore_errors=True)
+                return None
+            if binding["kind"] == "file":
+                target = tmp / f"secretFiles-{uuid.uuid4()}" / Path(entry["path"]).name
+                target.parent.mkdir(mode=0o700)
+                shutil.copyfile(entry["path"], target)
+                target.chmod(0o400)
+                folders.append(target.parent)
+                bound[binding["variable"]] = str(target)
+            elif binding["kind"] == "usernamePassword":
+                password = Path(entry["password_file"]).read_text().strip()
+                bound[binding["usernameVariable"]] = entry["username"]
+                bound[binding["passwordVariable"]] = password
+                masked.append(password)
+            else:
+                secret = Path(entry["secret_file"]).read_text().strip()
+                bound[binding["variable"]] = secret
+                masked.append(secret)
+        if step.bindings:
+            names = [f"${v}" for b in step.bindings for k, v in b.items() if k.endswith("ariable")]
+            out.write(f"Masking supported pattern matches of {' or '.join(names)}\n")
+        return bound, masked, folders
 
-_SH = re.compile(
-    r"""\bsh\s*\(?\s*(?:script\s*:\s*)?(?P<q>'''|\"\"\"|'|")(?P<body>.*?)(?P=q)""",
-    re.DOTALL,
-)
+    def _run_step(self, step, run: dict) -> bool:
+        """Run one step of a build (``run``: job, number, env, workspace, tmp, out); False when it fails."""
+        out = run["out"]
+        if step.kind == "archive":
+            return self._archive(run["job"], run["number"], step, run["workspace"], out)
+        out.write("[Pipeline] sh\n" if run["job"].job_class == PIPELINE else "")
+        out.flush()
+        binding = self._bind(step, run["tmp"], out)
+        if binding is None:
+            return False
+        bound, masked, folders = binding
+        try:
+            script = run["tmp"] / f"script-{run['number']}.sh"
+            script.write_text(step.body)
+            process = subprocess.Popen(
+                ["/bin/sh", "-xe", str(script)], cwd=run["workspace"], env={**run["env"], **bound},
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+            )  # fmt: skip
+            for raw in process.stdout:
+                line = raw
+                for secret in masked:  # as Jenkins masks bound secrets in the log
+                    line = line.replace(secret, "****") if secret else line
+                out.write(line)
+                out.flush()
+            code = process.wait()
+            script.unlink(missing_ok=True)
+        finally:
+            for folder in folders:
+                shutil.rmtree(folder, ignore_errors=True)
+        if code != 0:
+            out.write(f"ERROR: script returned exit code {code}\n")
+            return False
+        return True
 
-
-def pipeline_sh_steps(script: str) -> list[str]:
-    """The ``sh`` steps of a pipeline, in order. The lab runs these and nothing else of the
-    Groovy; a Groovy-interpolated (double-quoted ``${...}``) step is refused, since the real
-    pipeline would substitute it before the shell sees it."""
-    steps = []
-    for match in _SH.finditer(script):
-        body = match.group("body")
-        if match.group("q") in ('"', '"""') and "${" in body:
-            raise BuildError(f"sh step with Groovy interpolation is not emulated: {body[:60]!r}")
-        steps.append(body)
-    if not steps:
-        raise BuildError("the pipeline has no sh step the lab could run")
-    return steps
+    def _archive(self, job: Job, number: int, step, workspace: Path, out) -> bool:
+        out.write("[Pipeline] archiveArtifacts\nArchiving artifacts\n")
+        found = sorted(p for p in workspace.glob(step.body) if p.is_file())
+        if not found and not step.allow_empty:
+            out.write(f'ERROR: No artifacts found that match the file pattern "{step.body}". Configuration error?\n')
+            return False
+        archive = self._job_dir(job.name) / "builds" / str(number) / "archive"
+        for path in found:
+            relative = path.relative_to(workspace)
+            (archive / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, archive / relative)
+        return True
 
 
 def _header(text: str) -> str:

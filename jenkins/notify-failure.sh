@@ -1,0 +1,29 @@
+#!/bin/sh
+# The pipeline's failure post step (jenkins/Jenkinsfile): raise the operator alert
+# VmAutoscalePipelineFailed in Alertmanager, which routes it (vm_autoscale="operator") to the
+# operator's receiver - the same channel as the collection's other operator alerts.
+#
+# In: VM_AUTOSCALE_ALERTMANAGER_URL (unset: only the build log says it), AUTOSCALE_SERVICE,
+# BUILD_URL, BUILD_TAG; the CA bundle from SSL_CERT_FILE when Alertmanager's certificate needs one.
+set -eu
+if [ -z "${VM_AUTOSCALE_ALERTMANAGER_URL:-}" ]; then
+    echo "notify-failure: VM_AUTOSCALE_ALERTMANAGER_URL is not set on this agent; no operator alert sent"
+    exit 0
+fi
+"${VM_AUTOSCALE_PYTHON:-python3}" - <<'PY'
+import datetime, json, os, ssl, urllib.request
+service = os.environ.get("AUTOSCALE_SERVICE", "unknown")
+now = datetime.datetime.now(datetime.timezone.utc)
+alert = [{
+    "labels": {"alertname": "VmAutoscalePipelineFailed", "service": service, "vm_autoscale": "operator",
+               "severity": "warning"},
+    "annotations": {"summary": f"The autoscale pipeline of {service} failed ({os.environ.get('BUILD_TAG', '?')})",
+                    "description": "See the build log and the service's event log (playbooks/events.yml).",
+                    "build_url": os.environ.get("BUILD_URL", "")},
+    "startsAt": now.isoformat(), "endsAt": (now + datetime.timedelta(hours=1)).isoformat(),
+}]
+request = urllib.request.Request(os.environ["VM_AUTOSCALE_ALERTMANAGER_URL"].rstrip("/") + "/api/v2/alerts",
+                                 data=json.dumps(alert).encode(), headers={"Content-Type": "application/json"})
+with urllib.request.urlopen(request, timeout=10, context=ssl.create_default_context()) as response:
+    print(f"notify-failure: operator alert VmAutoscalePipelineFailed sent for {service} ({response.status})")
+PY

@@ -1,0 +1,127 @@
+"""jenkins_autoscale_job against the lab's Jenkins (with the Generic Webhook Trigger): create,
+unchanged re-run, change, disable, enable, delete, check mode, errors; results read back from
+Jenkins's REST API, and the trigger exercised with Alertmanager-shaped notifications."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+from conftest import REPO
+from labclient import jenkins
+
+JOB = "autoscale-modtest"
+TOKEN = "modtest-token-0123456789"
+
+
+def run_module(run_playbook, *extra, check=False, **args):
+    """One jenkins_autoscale_job task against the lab's Jenkins; its result."""
+    options = {
+        "service": "modtest",
+        "url": "{{ jenkins_url }}",
+        "username": "{{ jenkins_username }}",
+        "api_token": "{{ jenkins_api_token }}",
+        "ca_path": "{{ vm_autoscale_ca_path }}",
+        "token": TOKEN,
+        "pipeline": {"scm_url": f"file://{REPO}", "branch": "main"},
+        **args,
+    }
+    play = textwrap.dedent(f"""
+    - hosts: plg-lab
+      gather_facts: false
+      tasks:
+        - name: job
+          danacloud.vm_autoscale.jenkins_autoscale_job: {json.dumps(options)}
+          ignore_errors: true
+    """)  # fmt: skip
+    run = run_playbook(play, *(("--check",) if check else ()), "--diff", *extra)
+    assert run.result is not None, run.stderr
+    return run.task("job")
+
+
+def job_json():
+    answer = jenkins("GET", f"/job/{JOB}/api/json")
+    return None if answer.status_code == 404 else answer.json()
+
+
+def notify(status="firing", service="modtest", token=TOKEN):
+    body = {"version": "4", "status": status, "receiver": "vm_autoscale-modtest",
+            "commonLabels": {"service": service, "autoscale_action": "scale_out", "alertname": "VmAutoscaleScaleOut"},
+            "alerts": [{"status": status, "labels": {"service": service}, "fingerprint": "f00d", "startsAt": "2026-11-22T10:00:00Z"}]}  # fmt: skip
+    return jenkins("POST", "/generic-webhook-trigger/invoke", json=body, auth=None,
+                   headers={"Authorization": f"Bearer {token}", "gwt-dry-run": "true"})  # fmt: skip
+
+
+def test_the_job_lifecycle_read_back_from_jenkins(run_playbook):
+    jenkins("POST", f"/job/{JOB}/doDelete")
+    try:
+        check = run_module(run_playbook, check=True)
+        assert check["changed"] and check["operation"] == "created" and job_json() is None
+
+        created = run_module(run_playbook)
+        assert created["changed"] and created["operation"] == "created", created
+        assert created["webhook_url"] == "https://198.18.0.30/generic-webhook-trigger/invoke"
+        assert created["enabled"] is True and created["job_url"] == f"https://198.18.0.30/job/{JOB}/"
+        job = job_json()
+        assert job["_class"] == "org.jenkinsci.plugins.workflow.job.WorkflowJob" and job["color"] != "disabled"
+        config = jenkins("GET", f"/job/{JOB}/config.xml").text
+        assert "<numToKeep>50</numToKeep>" in config and "DisableConcurrentBuildsJobProperty" in config
+        assert f"<url>file://{REPO}</url>" in config and "<scriptPath>jenkins/Jenkinsfile</scriptPath>" in config
+        assert TOKEN not in created["diff"]["after"] and "********" in created["diff"]["after"]
+        assert TOKEN not in json.dumps(created)
+
+        again = run_module(run_playbook)
+        assert not again["changed"] and again["operation"] == "none"
+
+        changed = run_module(run_playbook, keep_builds=20)
+        assert changed["changed"] and changed["operation"] == "updated"
+        assert "<numToKeep>20</numToKeep>" in jenkins("GET", f"/job/{JOB}/config.xml").text
+        assert "<numToKeep>50</numToKeep>" in changed["diff"]["before"]
+
+        disabled = run_module(run_playbook, keep_builds=20, enabled=False)
+        assert disabled["changed"] and disabled["enabled"] is False and job_json()["color"] == "disabled"
+        assert notify().json()["jobs"][JOB]["triggered"] is False  # a disabled job answers, and builds nothing
+        enabled = run_module(run_playbook, keep_builds=20)
+        assert enabled["changed"] and enabled["enabled"] is True and job_json()["color"] != "disabled"
+
+        check_delete = run_module(run_playbook, check=True, state="absent")
+        assert check_delete["changed"] and job_json() is not None
+        deleted = run_module(run_playbook, state="absent")
+        assert deleted["changed"] and deleted["operation"] == "deleted" and job_json() is None
+        assert not run_module(run_playbook, state="absent")["changed"]
+    finally:
+        jenkins("POST", f"/job/{JOB}/doDelete")
+
+
+def test_the_trigger_lets_only_firing_notifications_of_its_service_through(run_playbook):
+    jenkins("POST", f"/job/{JOB}/doDelete")
+    try:
+        assert run_module(run_playbook)["changed"]
+        firing = notify().json()["jobs"][JOB]
+        assert firing["triggered"] is True
+        variables = firing["resolvedVariables"]
+        assert (variables["AM_STATUS"], variables["AM_SERVICE"], variables["AM_ACTION"]) == (
+            "firing",
+            "modtest",
+            "scale_out",
+        )
+        assert variables["AM_FINGERPRINT"] == "f00d" and json.loads(variables["AM_PAYLOAD"])["status"] == "firing"
+        assert notify(status="resolved").json()["jobs"][JOB]["triggered"] is False
+        assert notify(service="modtest-other").json()["jobs"][JOB]["triggered"] is False
+        wrong = notify(token="not-the-token-000000")
+        assert wrong.status_code == 404 and wrong.json()["jobs"] is None
+    finally:
+        jenkins("POST", f"/job/{JOB}/doDelete")
+
+
+def test_errors_name_the_job_and_say_why(run_playbook):
+    bad = run_module(run_playbook, api_token="not-the-token")
+    assert bad["failed"] and "job autoscale-modtest: Jenkins at https://198.18.0.30 answered" in bad["msg"]
+    assert "401 (the user name or API token is wrong)" in bad["msg"] and "user automation" in bad["msg"]
+    assert "not-the-token" not in json.dumps(bad)
+    nowhere = run_module(run_playbook, url="https://127.0.0.1:9")
+    assert nowhere["failed"] and "Jenkins at https://127.0.0.1:9 cannot be reached" in nowhere["msg"]
+    short = run_module(run_playbook, token="short")
+    assert short["failed"] and "the webhook token has 5 characters; use 16 or more" in short["msg"]
+    nothing = run_module(run_playbook, pipeline={})
+    assert nothing["failed"] and "give pipeline.scm_url" in nothing["msg"] and job_json() is None
