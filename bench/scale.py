@@ -2,7 +2,7 @@
 
 Prints figures, asserts nothing (machines are noisy). Run it inside a lab brought up for it:
 
-    lab/lab run -- .venv/bin/python bench/scale.py [--rounds 3]
+    lab/lab run -- .venv/bin/python bench/scale.py [--rounds 3] [--entry]
 
 Each round scales acme-web out by one VM and back in (cooldown off), and times every task from
 the json callback's task durations, summed per phase. The automation's own overhead is the
@@ -90,6 +90,9 @@ def by_phase(action: str, durations: list) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--entry", action="store_true", help="run the entry point, playbooks/autoscale.yml, with an explicit action"
+    )
     options = parser.parse_args()
     if not (Path(os.environ.get("VM_AUTOSCALE_LAB", REPO / ".lab" / "state")) / "lab.json").exists():
         raise SystemExit("no lab is running: run this under 'lab/lab run -- .venv/bin/python bench/scale.py'")
@@ -100,9 +103,13 @@ def main() -> None:
     no_cooldown = ("-e", "scale_out_respect_cooldown=false", "-e", "scale_in_respect_cooldown=false")
     for _round in range(options.rounds):
         for action in ("scale_out", "scale_in"):
-            wall, durations = run(f"playbooks/{action}.yml", *no_cooldown)
+            if options.entry:
+                wall, durations = run("playbooks/autoscale.yml", "-e", f"autoscale_action={action}", *no_cooldown)
+            else:
+                wall, durations = run(f"playbooks/{action}.yml", *no_cooldown)
             results[action].append((wall, by_phase(action, durations)))
-    print(f"scale-out / scale-in on the lab ({os.cpu_count()} CPUs), acme-web, {options.rounds} rounds, medians:")
+    what = "playbooks/autoscale.yml (explicit action)" if options.entry else "scale_out.yml / scale_in.yml"
+    print(f"{what} on the lab ({os.cpu_count()} CPUs), acme-web, {options.rounds} rounds, medians:")
     for action, rounds in results.items():
         walls = [wall for wall, _phases in rounds]
         print(f"\n{action}: wall {statistics.median(walls):.1f} s (min {min(walls):.1f}, max {max(walls):.1f})")
