@@ -78,6 +78,25 @@ def autoscale_token_files(names: list, tokens: list, secrets_dir: str) -> list:
         raise AnsibleFilterError(str(exc)) from exc
 
 
+def autoscale_jenkins_jobs(names: list, configs: list, tokens: list, enabled: bool = True) -> list:
+    names, configs, tokens = list(names), list(configs), list(tokens)
+    if not len(names) == len(configs) == len(tokens):
+        raise AnsibleFilterError(
+            f"autoscale_jenkins_jobs: {len(names)} services, {len(configs)} autoscale mappings and "
+            f"{len(tokens)} tokens; give one of each per service"
+        )
+    jobs = []
+    for name, config, token in zip(names, configs, tokens):
+        merged = autoscale_config(config, name)
+        jobs.append({
+            "service": name,
+            "name": merged["jenkins"]["job_name"],
+            "enabled": bool(merged["enabled"]) and bool(enabled),
+            "token": token,
+        })  # fmt: skip
+    return jobs
+
+
 def _event_cell(event: dict) -> tuple:
     vms = [action for action in event.get("actions") or [] if isinstance(action, dict) and action.get("vm")]
     what = ", ".join(f"{action['vm']} {action.get('ip', '')}".strip() for action in vms) or "-"
@@ -220,6 +239,7 @@ class FilterModule:
             "autoscale_alertmanager_config": autoscale_alertmanager_config,
             "autoscale_monitoring_files": autoscale_monitoring_files,
             "autoscale_token_files": autoscale_token_files,
+            "autoscale_jenkins_jobs": autoscale_jenkins_jobs,
             "autoscale_event_table": autoscale_event_table,
             "autoscale_removable_vms": autoscale_removable_vms,
             "autoscale_alert_request": autoscale_alert_request,

@@ -124,6 +124,11 @@ class Jenkins:
             raise self._error("GET", path, status, body)
         return json.loads(body)
 
+    def top_jobs(self) -> dict:
+        """Every job at the top level (not in a folder): name -> its JSON (name, color), in one call."""
+        body = self._checked("GET", "/api/json?tree=jobs[name,color]")
+        return {job["name"]: job for job in json.loads(body).get("jobs", []) if "name" in job}
+
     def config(self, name: str) -> str:
         return self._checked("GET", f"{job_path(name)}/config.xml")
 

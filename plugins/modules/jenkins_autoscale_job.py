@@ -34,9 +34,9 @@ attributes:
     support: full
 options:
   service:
-    description: The service (letters, digits and C(-)).
+    description:
+      - The service (letters, digits and C(-)). Give O(service) for one job, or O(jobs) for many.
     type: str
-    required: true
   name:
     description: The job's name; C(autoscale-<service>) when omitted. C(folder/name) for a job in a folder.
     type: str
@@ -49,6 +49,38 @@ options:
     description: Whether the job runs when triggered. A disabled job still answers the webhook, and builds nothing.
     type: bool
     default: true
+  jobs:
+    description:
+      - Many services' jobs in one call, with one Jenkins session - what onboarding uses, so that
+        hundreds of services cost one task, not one per service. Instead of O(service).
+      - Each job takes the top level's O(state), O(enabled) and O(description) for what it leaves
+        out, and the top level's connection, O(pipeline) and O(keep_builds).
+      - Every job is checked before any is changed. When Jenkins refuses one half-way, the jobs
+        before it stay as made (they are what the inventory wants; a re-run completes the rest),
+        and the error names them.
+    type: list
+    elements: dict
+    suboptions:
+      service:
+        description: The service.
+        type: str
+        required: true
+      name:
+        description: The job's name; C(autoscale-<service>) when omitted.
+        type: str
+      state:
+        description: V(present) or V(absent); the top level's O(state) when omitted.
+        type: str
+        choices: [present, absent]
+      enabled:
+        description: Whether the job runs when triggered; the top level's O(enabled) when omitted.
+        type: bool
+      token:
+        description: The service's webhook token (at least 16 characters); required when the job is V(present).
+        type: str
+      description:
+        description: The job's description.
+        type: str
   url:
     description: Jenkins's URL, for example C(https://jenkins.example.com).
     type: str
@@ -75,7 +107,7 @@ options:
   token:
     description:
       - The service's Generic Webhook Trigger token, which Alertmanager sends as a bearer token.
-        At least 16 characters. Required with O(state=present).
+        At least 16 characters. Required with O(state=present). With O(jobs), each job carries its own.
     type: str
   pipeline:
     description: Where the job's Jenkinsfile comes from.
@@ -129,6 +161,22 @@ EXAMPLES = r"""
       credentials_id: git-readonly
   delegate_to: localhost
 
+- name: Every service's job in one call (what the jenkins_autoscale role does)
+  danacloud.vm_autoscale.jenkins_autoscale_job:
+    jobs:
+      - service: acme-web
+        token: "{{ hostvars['acme-web'].jenkins_webhook_token }}"
+      - service: acme-api
+        token: "{{ hostvars['acme-api'].jenkins_webhook_token }}"
+        enabled: false
+    url: "{{ jenkins_url }}"
+    username: "{{ jenkins_username }}"
+    api_token: "{{ jenkins_api_token }}"
+    pipeline:
+      scm_url: https://git.example.com/platform/vm_autoscale.git
+  delegate_to: localhost
+  run_once: true
+
 - name: Stop scaling a service (the job stays, with its history)
   danacloud.vm_autoscale.jenkins_autoscale_job:
     service: acme-web
@@ -145,12 +193,12 @@ EXAMPLES = r"""
 RETURN = r"""
 name:
   description: The job's name.
-  returned: always
+  returned: with O(service)
   type: str
   sample: autoscale-acme-web
 job_url:
   description: The job's page.
-  returned: state=present
+  returned: with O(service) and O(state=present)
   type: str
   sample: https://jenkins.example.com/job/autoscale-acme-web/
 webhook_url:
@@ -160,12 +208,26 @@ webhook_url:
   sample: https://jenkins.example.com/generic-webhook-trigger/invoke
 enabled:
   description: Whether the job is enabled (false when it does not exist).
-  returned: always
+  returned: with O(service)
   type: bool
 operation:
   description: What was done, V(created), V(updated), V(deleted) or V(none).
-  returned: always
+  returned: with O(service)
   type: str
+jobs:
+  description:
+    - With O(jobs), each job's result in the order given - C(service), C(name), C(enabled),
+      C(operation), C(changed) and, when present, C(job_url). On a failure, the jobs done before it.
+  returned: with O(jobs)
+  type: list
+  elements: dict
+  sample:
+    - service: acme-web
+      name: autoscale-acme-web
+      job_url: https://jenkins.example.com/job/autoscale-acme-web/
+      enabled: true
+      operation: created
+      changed: true
 """
 
 import re
@@ -176,27 +238,154 @@ from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _jen
 SERVICE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
-def _spec(params: dict) -> dict:
-    pipeline = params["pipeline"] or {}
+PER_JOB = ("service", "name", "state", "enabled", "token", "description")
+
+
+def _spec(job: dict, common: dict) -> dict:
     return {
-        "service": params["service"],
-        "description": params["description"]
-        or f"Autoscaling of {params['service']}: scale-out and scale-in driven by its Prometheus alerts "
+        "service": job["service"],
+        "description": job["description"]
+        or f"Autoscaling of {job['service']}: scale-out and scale-in driven by its Prometheus alerts "
         "(danacloud.vm_autoscale; managed by Ansible - changes made here are overwritten).",
-        "disabled": not params["enabled"],
-        "token": params["token"],
-        "keep_builds": params["keep_builds"],
-        "pipeline": pipeline,
+        "disabled": not job["enabled"],
+        "token": job["token"],
+        "keep_builds": common["keep_builds"],
+        "pipeline": common["pipeline"] or {},
     }
 
 
+def _wanted(params: dict) -> list:
+    """Every job of this call with its settings (a job of O(jobs) takes the top level's for what it leaves out)."""
+    if params["jobs"] is None:
+        return [{key: params[key] for key in PER_JOB}]
+    return [
+        {key: params[key] if job.get(key) is None else job[key] for key in PER_JOB}
+        for job in params["jobs"]
+    ]  # fmt: skip
+
+
+def _problems(jobs: list, params: dict) -> list:
+    """What is wrong with the input, every job at once, before anything changes."""
+    problems, names = [], {}
+    pipeline = params["pipeline"] or {}
+    if params["keep_builds"] < 1:
+        problems.append(f"keep_builds is {params['keep_builds']}, expected 1 or more")
+    for job in jobs:
+        service = job["service"]
+        if not SERVICE.match(service or ""):
+            problems.append(f"service {service!r}: use lowercase letters, digits and '-' (at most 63)")
+            continue
+        job["name"] = job["name"] or f"autoscale-{service}"
+        name = job["name"]
+        if name in names:
+            problems.append(f"job {name}: given twice (services {names[name]} and {service})")
+        names[name] = service
+        if job["state"] != "present":
+            continue
+        if not job["token"]:
+            problems.append(f"job {name}: give the service's webhook token (token), required with state=present")
+        elif len(job["token"]) < 16:
+            problems.append(f"job {name}: the webhook token has {len(job['token'])} characters; use 16 or more")
+        if not pipeline.get("script") and not pipeline.get("scm_url"):
+            problems.append(f"job {name}: give pipeline.scm_url (the Jenkinsfile from Git) or pipeline.script")
+    return problems
+
+
+class _Lookup:
+    """Whether jobs exist and are enabled: the top level's jobs listed in one call (read again
+    after a change), a job in a folder asked for on its own."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self.listing: dict | None = None
+
+    def __call__(self, name: str) -> dict | None:
+        if "/" in name:
+            return self.client.job(name)
+        if self.listing is None:
+            self.listing = self.client.top_jobs()
+        return self.listing.get(name)
+
+    def changed(self) -> None:
+        self.listing = None
+
+
+def _apply(client, lookup, module, job: dict, *, params: dict, url: str) -> dict:
+    """Make one job as wanted; its result (with its diff when asked)."""
+    name = job["name"]
+    result = {"service": job["service"], "name": name, "changed": False, "enabled": False, "operation": "none"}
+    found = lookup(name)
+    before = client.config(name) if found is not None else None
+    after = None
+    if job["state"] == "absent":
+        if found is not None:
+            result.update(changed=True, operation="deleted")
+            if not module.check_mode:
+                client.delete(name)
+                lookup.changed()
+    else:
+        after = _jenkins.pipeline_job_xml(_spec(job, params))
+        if before is None:
+            result.update(changed=True, operation="created")
+            if not module.check_mode:
+                client.create(name, after)
+        elif _jenkins.normalize(before) != _jenkins.normalize(after):
+            result.update(changed=True, operation="updated")
+            if not module.check_mode:
+                client.update(name, after)
+        result["enabled"] = job["enabled"] if found is None else found.get("color") != "disabled"
+        result["job_url"] = f"{url}{_jenkins.job_path(name)}/"
+    if module._diff:
+        result["diff"] = {
+            "before": _jenkins.secret_free(before) if before else "",
+            "after": _jenkins.secret_free(after) if after else "",
+            "before_header": f"{name}/config.xml",
+            "after_header": f"{name}/config.xml",
+        }
+    return result
+
+
+def _read_back(lookup, module, results: list) -> None:
+    """What Jenkins says now of the jobs this call created or updated (one listing)."""
+    if module.check_mode:
+        return
+    lookup.changed()
+    for one in results:
+        if one["operation"] in ("created", "updated"):
+            found = lookup(one["name"])
+            if found is None:
+                raise _jenkins.JenkinsError(f"job {one['name']} was {one['operation']} but Jenkins does not list it")
+            one["enabled"] = found.get("color") != "disabled"
+
+
+def _done(results: list) -> str:
+    made = [f"{one['name']} {one['operation']}" for one in results if one["changed"]]
+    return f" (done before it: {', '.join(made)})" if made else " (nothing was changed before it)"
+
+
+def _fail(module, params, msg: str, name, *, results: list, webhook_url: str) -> None:
+    failed = {"changed": any(one["changed"] for one in results), "webhook_url": webhook_url}
+    if params["jobs"] is None:
+        module.fail_json(msg=msg, name=name or results[0]["name"], **failed)
+    module.fail_json(msg=msg + _done(results), jobs=results, **failed)
+
+
 def main() -> None:
+    job_options = {
+        "service": {"type": "str", "required": True},
+        "name": {"type": "str"},
+        "state": {"type": "str", "choices": ["present", "absent"]},
+        "enabled": {"type": "bool"},
+        "token": {"type": "str", "no_log": True},
+        "description": {"type": "str"},
+    }
     module = AnsibleModule(
         argument_spec={
-            "service": {"type": "str", "required": True},
+            "service": {"type": "str"},
             "name": {"type": "str"},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "enabled": {"type": "bool", "default": True},
+            "jobs": {"type": "list", "elements": "dict", "options": job_options},
             "url": {"type": "str", "required": True},
             "username": {"type": "str", "required": True},
             "api_token": {"type": "str", "required": True, "no_log": True},
@@ -218,64 +407,44 @@ def main() -> None:
             "description": {"type": "str"},
             "keep_builds": {"type": "int", "default": 50},
         },
-        required_if=[("state", "present", ("token",))],
+        required_one_of=[("service", "jobs")],
+        mutually_exclusive=[("service", "jobs"), ("name", "jobs"), ("token", "jobs")],
         supports_check_mode=True,
     )
     params = module.params
-    service = params["service"]
-    if not SERVICE.match(service):
-        module.fail_json(msg=f"service {service!r}: use lowercase letters, digits and '-' (at most 63)")
-    name = params["name"] or f"autoscale-{service}"
     url = params["url"].rstrip("/")
     webhook_url = f"{url}/generic-webhook-trigger/invoke"
-    result = {"changed": False, "name": name, "webhook_url": webhook_url, "enabled": False, "operation": "none"}
-    if params["state"] == "present":
-        if len(params["token"]) < 16:
-            module.fail_json(msg=f"job {name}: the webhook token has {len(params['token'])} characters; use 16 or more")
-        pipeline = params["pipeline"] or {}
-        if not pipeline.get("script") and not pipeline.get("scm_url"):
-            module.fail_json(msg=f"job {name}: give pipeline.scm_url (the Jenkinsfile from Git) or pipeline.script")
-        if params["keep_builds"] < 1:
-            module.fail_json(msg=f"job {name}: keep_builds is {params['keep_builds']}, expected 1 or more")
+    jobs = _wanted(params)
+    problems = _problems(jobs, params)
+    if problems:
+        module.fail_json(msg="; ".join(problems) + " - nothing was changed", webhook_url=webhook_url)
     client = _jenkins.Jenkins(
         url, params["username"], params["api_token"],
         validate_certs=params["validate_certs"], ca_path=params["ca_path"], timeout=params["timeout"],
     )  # fmt: skip
+    results, lookup = [], _Lookup(client)
+    for job in jobs:
+        try:
+            results.append(_apply(client, lookup, module, job, params=params, url=url))
+        except _jenkins.JenkinsError as exc:
+            _fail(module, params, f"job {job['name']}: {exc}", job["name"], results=results, webhook_url=webhook_url)
     try:
-        job = client.job(name)
-        before = client.config(name) if job is not None else None
-        if params["state"] == "absent":
-            if job is not None:
-                result.update(changed=True, operation="deleted")
-                if not module.check_mode:
-                    client.delete(name)
-            after = None
-        else:
-            after = _jenkins.pipeline_job_xml(_spec(params))
-            if before is None:
-                result.update(changed=True, operation="created")
-                if not module.check_mode:
-                    client.create(name, after)
-            elif _jenkins.normalize(before) != _jenkins.normalize(after):
-                result.update(changed=True, operation="updated")
-                if not module.check_mode:
-                    client.update(name, after)
-            if not module.check_mode:
-                job = client.job(name)
-                if job is None:
-                    module.fail_json(msg=f"job {name} was {result['operation']} but Jenkins does not list it", **result)
-            result["enabled"] = params["enabled"] if module.check_mode else job.get("color") != "disabled"
-            result["job_url"] = f"{url}{_jenkins.job_path(name)}/"
+        _read_back(lookup, module, results)
     except _jenkins.JenkinsError as exc:
-        module.fail_json(msg=f"job {name}: {exc}", **result)
-    if module._diff:
-        result["diff"] = {
-            "before": _jenkins.secret_free(before) if before else "",
-            "after": _jenkins.secret_free(after) if after else "",
-            "before_header": f"{name}/config.xml",
-            "after_header": f"{name}/config.xml",
-        }
-    module.exit_json(**result)
+        _fail(module, params, str(exc), None, results=results, webhook_url=webhook_url)
+    if params["jobs"] is None:
+        result = results[0]
+        del result["service"]
+        module.exit_json(webhook_url=webhook_url, **result)
+    diffs = [one.pop("diff") for one in results if "diff" in one and one["changed"]]
+    for one in results:
+        one.pop("diff", None)
+    module.exit_json(
+        changed=any(one["changed"] for one in results),
+        webhook_url=webhook_url,
+        jobs=results,
+        **({"diff": diffs} if module._diff else {}),
+    )
 
 
 if __name__ == "__main__":

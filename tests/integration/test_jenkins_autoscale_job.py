@@ -8,7 +8,7 @@ import json
 import textwrap
 
 from conftest import REPO
-from labclient import jenkins
+from labclient import emulator, jenkins
 
 JOB = "autoscale-modtest"
 TOKEN = "modtest-token-0123456789"
@@ -125,3 +125,89 @@ def test_errors_name_the_job_and_say_why(run_playbook):
     assert short["failed"] and "the webhook token has 5 characters; use 16 or more" in short["msg"]
     nothing = run_module(run_playbook, pipeline={})
     assert nothing["failed"] and "give pipeline.scm_url" in nothing["msg"] and job_json() is None
+
+
+def run_jobs(run_playbook, jobs, check=False, **args):
+    """One jenkins_autoscale_job task making many jobs (the jobs option); its result."""
+    options = {
+        "jobs": jobs,
+        "url": "{{ jenkins_url }}",
+        "username": "{{ jenkins_username }}",
+        "api_token": "{{ jenkins_api_token }}",
+        "ca_path": "{{ vm_autoscale_ca_path }}",
+        "pipeline": {"scm_url": f"file://{REPO}", "branch": "main"},
+        **args,
+    }
+    play = textwrap.dedent(f"""
+    - hosts: plg-lab
+      gather_facts: false
+      tasks:
+        - name: jobs
+          danacloud.vm_autoscale.jenkins_autoscale_job: {json.dumps(options)}
+          ignore_errors: true
+    """)  # fmt: skip
+    run = run_playbook(play, *(("--check",) if check else ()), "--diff")
+    assert run.result is not None, run.stderr
+    return run.task("jobs")
+
+
+def test_many_jobs_in_one_call_read_back_from_jenkins(run_playbook):
+    names = [f"autoscale-batch{index}" for index in range(3)]
+    jobs = [{"service": f"batch{index}", "token": f"batch{index}-token-0123456789"} for index in range(3)]
+    jobs[2]["enabled"] = False
+
+    def listed():
+        return {name: (job_json_of(name) or {}).get("color") for name in names}
+
+    for name in names:
+        jenkins("POST", f"/job/{name}/doDelete")
+    try:
+        short = run_jobs(run_playbook, [*jobs, {"service": "batch9", "token": "short"}])
+        assert short["failed"] and "job autoscale-batch9: the webhook token has 5 characters" in short["msg"]
+        twice = run_jobs(run_playbook, [*jobs, {"service": "batch0", "token": "batch0-token-0123456789"}])
+        assert twice["failed"] and "job autoscale-batch0: given twice" in twice["msg"]
+        assert "nothing was changed" in twice["msg"] and listed() == dict.fromkeys(names)
+
+        check = run_jobs(run_playbook, jobs, check=True)
+        assert check["changed"] and [one["operation"] for one in check["jobs"]] == ["created"] * 3
+        assert listed() == dict.fromkeys(names)
+
+        made = run_jobs(run_playbook, jobs)
+        assert made["changed"] and [one["name"] for one in made["jobs"]] == names
+        assert [one["enabled"] for one in made["jobs"]] == [True, True, False]
+        assert len(made["diff"]) == 3 and all("********" in diff["after"] for diff in made["diff"])
+        colors = listed()
+        assert colors[names[2]] == "disabled" and None not in colors.values()
+        assert colors[names[0]] != "disabled" and colors[names[1]] != "disabled"
+        for job in jobs:  # each job has its own token, and that token reaches only it
+            answer = jenkins("POST", "/generic-webhook-trigger/invoke", auth=None,
+                             json={"status": "firing", "commonLabels": {"service": job["service"]}, "alerts": []},
+                             headers={"Authorization": f"Bearer {job['token']}", "gwt-dry-run": "true"})  # fmt: skip
+            assert list(answer.json()["jobs"]) == [f"autoscale-{job['service']}"]
+        assert all(job["token"] not in json.dumps(made) for job in jobs)
+
+        again = run_jobs(run_playbook, jobs)
+        assert not again["changed"] and {one["operation"] for one in again["jobs"]} == {"none"}
+
+        # Jenkins fails on the third: the two before it stay as made, and the error names them.
+        emulator("jenkins", "POST", "/faults", {"path": f"/job/{names[2]}/", "status": 500, "count": 1})
+        try:
+            broken = run_jobs(run_playbook, jobs, keep_builds=7)
+        finally:
+            emulator("jenkins", "DELETE", "/faults")
+        assert broken["failed"] and f"job {names[2]}: Jenkins at" in broken["msg"] and "500" in broken["msg"]
+        assert "(done before it: autoscale-batch0 updated, autoscale-batch1 updated)" in broken["msg"], broken["msg"]
+        assert "<numToKeep>7</numToKeep>" in jenkins("GET", f"/job/{names[0]}/config.xml").text
+        assert "<numToKeep>7</numToKeep>" not in jenkins("GET", f"/job/{names[2]}/config.xml").text
+
+        gone = run_jobs(run_playbook, [{"service": f"batch{index}"} for index in range(3)], state="absent")
+        assert [one["operation"] for one in gone["jobs"]] == ["deleted"] * 3
+        assert listed() == dict.fromkeys(names)
+    finally:
+        for name in names:
+            jenkins("POST", f"/job/{name}/doDelete")
+
+
+def job_json_of(name):
+    answer = jenkins("GET", f"/job/{name}/api/json")
+    return None if answer.status_code == 404 else answer.json()

@@ -226,7 +226,7 @@ class Jenkins:
         path, method = request.path, request.method
         if path in ("/", "/api/json"):
             if path == "/api/json":
-                return Response(200, self._root_json())
+                return Response(200, _tree(self._root_json(), request.query.get("tree")))
             return _page(200, "Dashboard [Jenkins]")
         if path == "/crumbIssuer/api/json":
             return self._crumb(request, user)
