@@ -64,6 +64,12 @@ def prometheus_value(expr: str) -> float | None:
     return float(results[0]["value"][1]) if results else None
 
 
+def prometheus_alerts(alertname: str) -> list:
+    """Prometheus's alerts of that name (pending and firing), with their labels and state."""
+    answer = requests.get(f"{PROMETHEUS}/api/v1/alerts", verify=ca(), timeout=10).json()
+    return [alert for alert in answer["data"]["alerts"] if alert["labels"].get("alertname") == alertname]
+
+
 def vm_names(content) -> dict:
     """{name: VM} of every VM and template in vCenter; ``content`` from the ``vsphere`` fixture.
 
