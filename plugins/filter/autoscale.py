@@ -79,22 +79,10 @@ def autoscale_token_files(names: list, tokens: list, secrets_dir: str) -> list:
 
 
 def autoscale_jenkins_jobs(names: list, configs: list, tokens: list, enabled: bool = True) -> list:
-    names, configs, tokens = list(names), list(configs), list(tokens)
-    if not len(names) == len(configs) == len(tokens):
-        raise AnsibleFilterError(
-            f"autoscale_jenkins_jobs: {len(names)} services, {len(configs)} autoscale mappings and "
-            f"{len(tokens)} tokens; give one of each per service"
-        )
-    jobs = []
-    for name, config, token in zip(names, configs, tokens):
-        merged = autoscale_config(config, name)
-        jobs.append({
-            "service": name,
-            "name": merged["jenkins"]["job_name"],
-            "enabled": bool(merged["enabled"]) and bool(enabled),
-            "token": token,
-        })  # fmt: skip
-    return jobs
+    try:
+        return _model.jenkins_jobs(_plain(list(names)), _plain(list(configs)), list(tokens), bool(enabled))
+    except ValueError as exc:
+        raise AnsibleFilterError(f"autoscale_jenkins_jobs: {exc}") from exc
 
 
 def _event_cell(event: dict) -> tuple:

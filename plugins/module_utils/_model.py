@@ -325,3 +325,23 @@ def _problems(services: dict) -> list:
                     {"service": service, "related": [other], "field": "network.ip_pool_start", "message": message}
                 )
     return found
+
+
+def jenkins_jobs(names: list, configs: list, tokens: list, enabled: bool = True) -> list:
+    """The Jenkins jobs of many services (jenkins_autoscale_job's ``jobs`` option): each service's
+    job name, whether the job is enabled (its autoscale.enabled, and ``enabled``) and its token."""
+    if not len(names) == len(configs) == len(tokens):
+        raise ValueError(
+            f"{len(names)} services, {len(configs)} autoscale mappings and {len(tokens)} tokens; "
+            "give one of each per service"
+        )
+    jobs = []
+    for name, config, token in zip(names, configs, tokens):
+        merged = with_defaults(name, config)
+        jobs.append({
+            "service": name,
+            "name": merged["jenkins"]["job_name"],
+            "enabled": bool(merged["enabled"]) and bool(enabled),
+            "token": token,
+        })  # fmt: skip
+    return jobs

@@ -163,3 +163,19 @@ def test_scope_marks_problems_of_other_services_as_out_of_scope():
 
 def test_a_service_without_a_mapping_is_a_problem():
     assert messages({"shop": None})[0].startswith("service shop: autoscale = None: is not a mapping")
+
+
+def test_jenkins_jobs_name_enable_and_carry_each_services_token():
+    jobs = _model.jenkins_jobs(
+        ["web", "api", "db"],
+        [minimal(), {**minimal(), "enabled": False}, {**minimal(), "jenkins": {"job_name": "folder/scale-db"}}],
+        ["t-web", "t-api", "t-db"],
+    )
+    assert jobs == [
+        {"service": "web", "name": "autoscale-web", "enabled": True, "token": "t-web"},
+        {"service": "api", "name": "autoscale-api", "enabled": False, "token": "t-api"},
+        {"service": "db", "name": "folder/scale-db", "enabled": True, "token": "t-db"},
+    ]
+    assert [job["enabled"] for job in _model.jenkins_jobs(["web"], [minimal()], ["t"], False)] == [False]
+    with pytest.raises(ValueError, match="2 services, 1 autoscale mappings and 2 tokens"):
+        _model.jenkins_jobs(["web", "api"], [minimal()], ["a", "b"])

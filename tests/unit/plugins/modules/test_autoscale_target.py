@@ -49,3 +49,27 @@ def test_bad_input_is_refused_and_changes_nothing(run_module, tmp_path):
     path.write_text("[]")
     bad = run(run_module, path, vm="v1", target="198.18.1.100")
     assert bad["failed"] and "expected <address>:<port>" in bad["msg"] and path.read_text() == "[]"
+
+
+def test_the_whole_file_at_once_under_the_same_lock(run_module, tmp_path):
+    path = tmp_path / "vm_autoscale-acme-web-auto.json"
+    old = {"targets": ["198.18.1.100:9100"], "labels": {"service": "acme-web", "vm": "acme-web-auto-0001"}}
+    path.write_text(json.dumps([old]))
+    wanted = [{"targets": ["198.18.1.101:9100"], "labels": {"service": "acme-web", "vm": "acme-web-auto-0002"}}]
+    check = run_module(autoscale_target.main, {"path": str(path), "entries": wanted}, check_mode=True)
+    assert check["changed"] and json.loads(path.read_text()) == [old]
+    made = run(run_module, path, entries=wanted)
+    assert made["changed"] and json.loads(path.read_text()) == wanted and made["targets"] == wanted
+    assert not run(run_module, path, entries=wanted)["changed"]
+    assert run(run_module, path, entries=[])["changed"] and json.loads(path.read_text()) == []
+    assert {p.name for p in tmp_path.iterdir()} == {".vm_autoscale-acme-web-auto.json.lock", path.name}
+
+
+def test_entries_are_checked_and_exclude_one_vm_options(run_module, tmp_path):
+    path = tmp_path / "t.json"
+    bad = run(run_module, path, entries=[{"targets": "198.18.1.100:9100"}])
+    assert bad["failed"] and "entries[0]" in bad["msg"] and not path.exists()
+    both = run(run_module, path, entries=[], vm="v1")
+    assert both["failed"] and "mutually exclusive" in both["msg"]
+    no_target = run(run_module, path, vm="v1")
+    assert no_target["failed"] and "vm v1: give its target" in no_target["msg"] and not path.exists()
