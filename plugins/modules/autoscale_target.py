@@ -18,6 +18,8 @@ description:
     (C(.<file>.lock)), so two writers never lose each other's change, and Prometheus never
     reads half a file.
   - Entries without a C(vm) label, and those of other VMs, are kept as they are.
+  - With O(entries) instead of O(vm), the whole file is made equal to the given entries, under
+    the same lock (reconcile writes the targets of the VMs that exist this way).
 author:
   - Dana Cloud platform team (@danacloud)
 attributes:
@@ -34,9 +36,14 @@ options:
     type: path
     required: true
   vm:
-    description: The VM's name, the entry's C(vm) label.
+    description: The VM's name, the entry's C(vm) label. Give O(vm) or O(entries).
     type: str
-    required: true
+  entries:
+    description:
+      - Every entry of the file, as Prometheus's file_sd reads them (C(targets), C(labels)). The file
+        is made equal to them; O(target), O(labels) and O(state) do not apply.
+    type: list
+    elements: dict
   target:
     description: The VM's node_exporter, C(<address>:<port>). Required with O(state=present).
     type: str
@@ -78,6 +85,14 @@ EXAMPLES = r"""
     path: /etc/prometheus/file_sd/vm_autoscale-acme-web-auto.json
     vm: acme-web-auto-0001
     state: absent
+  delegate_to: "{{ groups['plg'] | first }}"
+
+- name: The whole file at once
+  danacloud.vm_autoscale.autoscale_target:
+    path: /etc/prometheus/file_sd/vm_autoscale-acme-web-auto.json
+    entries:
+      - targets: [198.18.1.100:9100]
+        labels: {service: acme-web, vm: acme-web-auto-0001}
   delegate_to: "{{ groups['plg'] | first }}"
 """
 
@@ -123,30 +138,50 @@ def _mode(module: AnsibleModule) -> int:
     return 0
 
 
+def _checked_entries(module: AnsibleModule, entries: list) -> list:
+    """file_sd entries as Prometheus takes them: a list of targets (strings) and string labels."""
+    checked = []
+    for index, entry in enumerate(entries):
+        targets, labels = entry.get("targets"), entry.get("labels") or {}
+        if set(entry) - {"targets", "labels"} or not isinstance(targets, list) or not isinstance(labels, dict):
+            module.fail_json(
+                msg=f"entries[{index}] is {entry!r}, expected {{targets: [<address>:<port>, ...], labels: {{...}}}}"
+            )
+        checked.append({"targets": [str(target) for target in targets],
+                        "labels": {str(key): str(value) for key, value in labels.items()}})  # fmt: skip
+    return checked
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "path": {"type": "path", "required": True},
-            "vm": {"type": "str", "required": True},
+            "vm": {"type": "str"},
+            "entries": {"type": "list", "elements": "dict"},
             "target": {"type": "str"},
             "labels": {"type": "dict", "default": {}},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "mode": {"type": "raw", "default": "0644"},
             "lock_timeout": {"type": "int", "default": 30},
         },
-        required_if=[("state", "present", ("target",))],
+        required_one_of=[("vm", "entries")],
+        mutually_exclusive=[("vm", "entries"), ("target", "entries")],
         supports_check_mode=True,
     )
     params = module.params
-    path, vm = params["path"], params["vm"]
+    path, vm, entries = params["path"], params["vm"], params["entries"]
+    if entries is not None:
+        entries = _checked_entries(module, entries)
+    elif params["state"] == "present" and not params["target"]:
+        module.fail_json(msg=f"vm {vm}: give its target (<address>:<port>) to add it, or state=absent")
     mode = _mode(module)
     directory = os.path.dirname(path) or "."
     if not os.path.isdir(directory):
-        if params["state"] == "absent":  # no file, so no entry: absent already
+        if params["state"] == "absent" and entries is None:  # no file, so no entry: absent already
             module.exit_json(changed=False, targets=[])
         module.fail_json(msg=f"the targets directory {directory} does not exist: check the file_sd directory "
                          "(plg_prometheus_config_dir) and onboard the service first")  # fmt: skip
-    if params["state"] == "present":
+    if entries is None and params["state"] == "present":
         host, _sep, port = params["target"].rpartition(":")
         if not host or not port.isdigit():
             module.fail_json(msg=f"target is {params['target']!r}, expected <address>:<port>")
@@ -158,7 +193,9 @@ def main() -> None:
             except (OSError, ValueError) as exc:
                 module.fail_json(msg=f"{path} cannot be read as a file_sd file ({exc}); fix or remove it")
             after = [entry for entry in before if (entry.get("labels") or {}).get("vm") != vm]
-            if params["state"] == "present":
+            if entries is not None:
+                after = entries
+            elif params["state"] == "present":
                 labels = {str(key): str(value) for key, value in params["labels"].items()}
                 entry = {"targets": [params["target"]], "labels": {**labels, "vm": vm}}
                 position = next((i for i, e in enumerate(before) if (e.get("labels") or {}).get("vm") == vm), None)
