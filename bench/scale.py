@@ -117,8 +117,8 @@ def firing_alert(context: ssl.SSLContext, timeout: float = 400) -> dict:
         with urllib.request.urlopen(f"{PROMETHEUS}/api/v1/alerts", context=context, timeout=10) as response:  # noqa: S310
             for alert in json.load(response)["data"]["alerts"]:
                 labels = alert["labels"]
-                if (labels.get("alertname"), labels.get("service"), alert["state"]) == (
-                    "VmAutoscaleScaleOut", "acme-web", "firing"):  # fmt: skip
+                wanted = ("VmAutoscaleScaleOut", "acme-web", "firing")
+                if (labels.get("alertname"), labels.get("service"), alert["state"]) == wanted:
                     return alert
         time.sleep(1)
     raise SystemExit("acme-web's scale-out alert did not fire")
