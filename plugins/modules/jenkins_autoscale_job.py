@@ -333,7 +333,8 @@ def _apply(client, lookup, module, job: dict, *, params: dict, url: str) -> dict
             result.update(changed=True, operation="updated")
             if not module.check_mode:
                 client.update(name, after)
-        result["enabled"] = job["enabled"] if found is None else found.get("color") != "disabled"
+        # Check mode reports what the job would be; otherwise Jenkins says (read back after a change).
+        result["enabled"] = job["enabled"] if found is None or module.check_mode else found.get("color") != "disabled"
         result["job_url"] = f"{url}{_jenkins.job_path(name)}/"
     if module._diff:
         result["diff"] = {
