@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import requests
@@ -105,8 +106,6 @@ def load(demand: int) -> None:
 
 
 def epoch(stamp: str) -> float:
-    from datetime import datetime  # noqa: PLC0415 - only here
-
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 

@@ -14,18 +14,18 @@ JOB = "autoscale-modtest"
 TOKEN = "modtest-token-0123456789"
 
 
-def run_module(run_playbook, *extra, check=False, **args):
-    """One jenkins_autoscale_job task against the lab's Jenkins; its result."""
-    options = {
-        "service": "modtest",
-        "url": "{{ jenkins_url }}",
-        "username": "{{ jenkins_username }}",
-        "api_token": "{{ jenkins_api_token }}",
-        "ca_path": "{{ vm_autoscale_ca_path }}",
-        "token": TOKEN,
-        "pipeline": {"scm_url": f"file://{REPO}", "branch": "main"},
-        **args,
-    }
+# Jenkins and the lab's checkout: what every call of the module here shares.
+CONNECTION = {
+    "url": "{{ jenkins_url }}",
+    "username": "{{ jenkins_username }}",
+    "api_token": "{{ jenkins_api_token }}",
+    "ca_path": "{{ vm_autoscale_ca_path }}",
+    "pipeline": {"scm_url": f"file://{REPO}", "branch": "main"},
+}
+
+
+def run_task(run_playbook, options, *extra, check=False):
+    """One jenkins_autoscale_job task with these options, against the lab's Jenkins; its result."""
     play = textwrap.dedent(f"""
     - hosts: plg-lab
       gather_facts: false
@@ -37,6 +37,11 @@ def run_module(run_playbook, *extra, check=False, **args):
     run = run_playbook(play, *(("--check",) if check else ()), "--diff", *extra)
     assert run.result is not None, run.stderr
     return run.task("job")
+
+
+def run_module(run_playbook, *extra, check=False, **args):
+    """One job (service modtest)."""
+    return run_task(run_playbook, {"service": "modtest", "token": TOKEN, **CONNECTION, **args}, *extra, check=check)
 
 
 def job_json():
@@ -128,27 +133,8 @@ def test_errors_name_the_job_and_say_why(run_playbook):
 
 
 def run_jobs(run_playbook, jobs, check=False, **args):
-    """One jenkins_autoscale_job task making many jobs (the jobs option); its result."""
-    options = {
-        "jobs": jobs,
-        "url": "{{ jenkins_url }}",
-        "username": "{{ jenkins_username }}",
-        "api_token": "{{ jenkins_api_token }}",
-        "ca_path": "{{ vm_autoscale_ca_path }}",
-        "pipeline": {"scm_url": f"file://{REPO}", "branch": "main"},
-        **args,
-    }
-    play = textwrap.dedent(f"""
-    - hosts: plg-lab
-      gather_facts: false
-      tasks:
-        - name: jobs
-          danacloud.vm_autoscale.jenkins_autoscale_job: {json.dumps(options)}
-          ignore_errors: true
-    """)  # fmt: skip
-    run = run_playbook(play, *(("--check",) if check else ()), "--diff")
-    assert run.result is not None, run.stderr
-    return run.task("jobs")
+    """Many jobs in one call (the jobs option)."""
+    return run_task(run_playbook, {"jobs": jobs, **CONNECTION, **args}, check=check)
 
 
 def test_many_jobs_in_one_call_read_back_from_jenkins(run_playbook):
