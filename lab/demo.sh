@@ -1,50 +1,57 @@
 #!/usr/bin/env bash
-# The main job, run by 'make demo' inside a lab that 'lab/lab run' brought up (and will tear
-# down): check every endpoint the autoscaler depends on with the collection's own playbook, then
-# onboard the lab's two services (validation, Prometheus, Alertmanager, Grafana) and read back
-# what the real Prometheus and Alertmanager loaded. Later issues grow this into the closed-loop
-# demo (load rises -> scale-out -> load falls -> scale-in).
+# The main job, run by 'make demo' inside a lab that 'lab/lab run' brought up (and tears down
+# after, also on failure): onboard the lab's two services with their Jenkins jobs enabled, make
+# each one's template, then tell the closed-loop story (lab/labctl/story.py) - acme-web's load
+# rises, it scales out to 3 and 4 VMs through Prometheus, Alertmanager and its Jenkins job, the
+# load falls, it scales back in to 2; globex-api stays untouched. Exits non-zero if the story
+# did not happen as told. Each playbook's full output is kept in .lab/demo/ (it survives the lab).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+logs=.lab/demo
+rm -rf "$logs" && mkdir -p "$logs"
+begin=$(date +%s)
+export VM_AUTOSCALE_LAB_PIPELINES=on # the services' Jenkins jobs enabled: alerts start real builds
 
-echo
-echo "== Running the first playbook against the lab: playbooks/endpoint_check.yml"
-echo "   (vCenter login with certificate validation, datacenter and cluster; Prometheus ready"
-echo "    and reloadable; Alertmanager ready; the state host's folders)"
-echo
-ANSIBLE_DISPLAY_SKIPPED_HOSTS=false ansible-playbook -i inventories/lab playbooks/endpoint_check.yml
+clock() { local s=$(($(date +%s) - begin)); printf '%02d:%02d' $((s / 60)) $((s % 60)); }
 
-echo
-echo "== Onboarding the lab's services: playbooks/onboard.yml"
-echo "   (validate both definitions; per service: Prometheus targets, rules and metrics, an"
-echo "    Alertmanager route to its Jenkins webhook; one Grafana dashboard)"
-echo
-ANSIBLE_DISPLAY_SKIPPED_HOSTS=false ansible-playbook -i inventories/lab playbooks/onboard.yml
+# Run a playbook with its output in a log; print one line with its recap, or its end on failure.
+step() {
+    local name=$1 playbook=$2 why=$3 started log
+    shift 3
+    started=$(date +%s)
+    log="$logs/$name.log"
+    printf '  [%s] %-24s %s\n' "$(clock)" "$playbook" "$why"
+    if ! ansible-playbook -i inventories/lab "playbooks/$playbook" "$@" >"$log" 2>&1; then
+        tail -n 40 "$log" | sed 's/^/      | /'
+        echo "  [$(clock)] $playbook FAILED - the whole output is in $log" >&2
+        exit 1
+    fi
+    local recap
+    recap=$(sed -n '/PLAY RECAP/,$p' "$log" | awk 'NR > 1 && NF {
+        for (i = 3; i <= NF; i++) { split($i, kv, "="); total[kv[1]] += kv[2] } }
+        END { printf "ok=%d changed=%d failed=%d", total["ok"], total["changed"], total["failed"] }')
+    printf '           %-24s done in %ss: %s (log: %s)\n' "" $(($(date +%s) - started)) "$recap" "$log"
+}
 
+cat <<'EOF'
+
+== The closed-loop demo of danacloud.vm_autoscale
+   The lab above is a datacenter on this machine: vCenter (vcsim), two F5 BIG-IPs and Jenkins
+   (emulated), the real Prometheus, Alertmanager and node_exporter, and a guest simulator that
+   plays every VM's load. Two customer services live in it, each with 2 static VMs, its own
+   IP pool and F5 pool: acme-web (a web shop) and globex-api (an API).
+
+== Setting up, as an operator would (docs/user-guide.md)
+EOF
+step onboard onboard.yml "validate both services; their Jenkins jobs, Prometheus rules, Alertmanager routes"
+step templates create_template.yml "a vCenter template for each service, cloned from its first VM"
+
+cat <<'EOF'
+
+== The story: a timeline of what every system shows (polled every 2 s; [mm:ss] since it began)
+   alert = Prometheus's alert state, build = Jenkins, event = the service's event log on the state
+   host, IP = its IP pool, vCenter = the VMs, F5 = pool members on bigip-a and bigip-b
+EOF
+.venv/bin/python -u -m labctl.story
 echo
-echo "== Reading the lab back independently"
-python3=.venv/bin/python
-"$python3" - <<'PY'
-import json, os, ssl, urllib.request
-ca = os.environ["SSL_CERT_FILE"]
-ctx = ssl.create_default_context(cafile=ca)
-def get(url):
-    with urllib.request.urlopen(url, context=ctx, timeout=10) as r:
-        return json.load(r)
-targets = get("https://198.18.0.40:9090/api/v1/targets")["data"]["activeTargets"]
-for t in targets:
-    print(f"   Prometheus scrapes {t['labels']['job']:<12} {t['scrapeUrl']:<42} health={t['health']}")
-for group in get("https://198.18.0.40:9090/api/v1/rules")["data"]["groups"]:
-    if group["name"].startswith("vm_autoscale-"):
-        alerts = [r["name"] for r in group["rules"] if r["type"] == "alerting"]
-        print(f"   Prometheus rule group {group['name']:<24} {len(group['rules'])} rules: {', '.join(alerts)}")
-status = get("https://198.18.0.40:9093/api/v2/status")
-for route in status["config"]["original"].split("receiver: ")[1:]:
-    name = route.split()[0]
-    if name.startswith("autoscale-"):
-        print(f"   Alertmanager routes to receiver {name}")
-print(f"   Alertmanager {status['versionInfo']['version']}, cluster {status['cluster']['status']}, "
-      f"uptime since {status['uptime']}")
-PY
-echo
-echo "== Demo finished: the lab works and both services are monitored. It is torn down now."
+echo "== The story happened as told in $(clock) (mm:ss) in all. The lab is torn down now."

@@ -216,7 +216,10 @@ def pipeline_job_xml(spec: dict) -> str:
     _sub(trigger, "silentResponse", "false")
     _sub(trigger, "overrideQuietPeriod", "false")
     _sub(trigger, "shouldNotFlattern", "true")
-    _sub(trigger, "allowSeveralTriggersPerBuild", "false")
+    # Identical notifications (a storm, Alertmanager's retries, several Alertmanagers) arriving
+    # while a build of the job waits in the queue - its quiet period, or behind the running build -
+    # fold into that one queued build: the job's only parameter is the service, so they are equal.
+    _sub(trigger, "allowSeveralTriggersPerBuild", "true")
     pipeline = spec["pipeline"]
     if pipeline.get("script"):
         cps = {"class": "org.jenkinsci.plugins.workflow.cps.CpsFlowDefinition", "plugin": "workflow-cps"}

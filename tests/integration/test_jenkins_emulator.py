@@ -15,7 +15,7 @@ from labclient import ALERTMANAGER, JENKINS, PATHS, ca, emulator, jenkins, secre
 TOKEN = "lab-test-token-1"
 
 
-def job_xml(command: str, token: str = TOKEN, description: str = "lab test") -> str:
+def job_xml(command: str, token: str = TOKEN, description: str = "lab test", several: bool = False) -> str:
     return f"""<?xml version='1.1' encoding='UTF-8'?>
 <project>
   <description>{description}</description>
@@ -49,7 +49,7 @@ def job_xml(command: str, token: str = TOKEN, description: str = "lab test") -> 
       <printPostContent>false</printPostContent>
       <token>{token}</token><tokenCredentialId></tokenCredentialId>
       <silentResponse>false</silentResponse><overrideQuietPeriod>false</overrideQuietPeriod>
-      <shouldNotFlattern>true</shouldNotFlattern><allowSeveralTriggersPerBuild>false</allowSeveralTriggersPerBuild>
+      <shouldNotFlattern>true</shouldNotFlattern><allowSeveralTriggersPerBuild>{str(several).lower()}</allowSeveralTriggersPerBuild>
     </org.jenkinsci.plugins.gwt.GenericTrigger>
   </triggers>
   <builders>
@@ -194,6 +194,31 @@ def test_a_second_trigger_queues_behind_the_running_build(webhook_job):
     )
     first, second = sorted(done, key=lambda b: b["number"])
     assert second["timestamp"] >= first["timestamp"] + first["duration"], "non-concurrent builds overlapped"
+
+
+def test_identical_triggers_fold_into_the_queued_build_with_allow_several_triggers(lab):
+    """Queue.schedule2: equal parameters while an item waits (quiet period, or blocked behind the
+    running build) fold into it; GWT's uuid parameter prevents that unless allowSeveralTriggersPerBuild."""
+    name = "lab-webhook-fold"
+    headers = {"Content-Type": "text/xml; charset=utf-8"}
+    xml = job_xml("sleep 2", several=True)
+    assert jenkins("POST", f"/createItem?name={name}", data=xml, headers=headers).status_code == 200
+    try:
+        body = {"status": "firing", "commonLabels": {"service": "acme-web"}, "alerts": []}
+        storm = [invoke(body).json()["jobs"][name] for _ in range(20)]
+        assert all(entry["triggered"] for entry in storm)
+        assert len({entry["id"] for entry in storm}) == 1, "20 equal triggers in the quiet period: one queue item"
+        wait_for(lambda: [b for b in builds(name) if b["building"]], 20, "the build to start")
+        during = {invoke(body).json()["jobs"][name]["id"] for _ in range(5)}  # blocked behind the running build
+        assert len(during) == 1 and during != {storm[0]["id"]}
+        done = wait_for(
+            lambda: len([b for b in builds(name) if not b["building"]]) == 2 and builds(name), 40, "2 builds"
+        )
+        assert len(done) == 2
+        causes = jenkins("GET", f"/job/{name}/1/api/json").json()["actions"][0]["causes"]
+        assert len(causes) == 20 and {c["_class"] for c in causes} == {"org.jenkinsci.plugins.gwt.GenericCause"}
+    finally:
+        jenkins("POST", f"/job/{name}/doDelete")
 
 
 def test_jenkins_down_refuses_connections_then_comes_back(lab):

@@ -443,7 +443,7 @@ class Jenkins:
         return {
             "_class": RUN_CLASS[job.job_class],
             "actions": [
-                {"_class": "hudson.model.CauseAction", "causes": [build["cause"]]},
+                {"_class": "hudson.model.CauseAction", "causes": build.get("causes", [build["cause"]])},
                 {"_class": "hudson.model.ParametersAction", "parameters": parameters},
             ],
             "artifacts": self._artifacts(job, build["number"]),
@@ -585,19 +585,31 @@ class Jenkins:
     # --- queue and builds ----------------------------------------------------------------
 
     def schedule(self, job: Job, variables: dict, values: dict, *, cause: str, quiet: int) -> dict:
-        item_id = next(self._queue_ids)
         cause_json = (
             {"_class": "org.jenkinsci.plugins.gwt.GenericCause", "shortDescription": "Generic Cause"}
             if cause == "Generic Cause"
             else {"_class": "hudson.model.Cause$UserIdCause", "shortDescription": cause}
         )
         parameters = {**job.parameters(), **values}
+        # Queue.schedule2: a request whose parameters equal those of an item of the same job still
+        # in the queue (waiting out its quiet period, or blocked behind a running build) is folded
+        # into that item - its cause added, the earlier of the two due times kept - and the existing
+        # item is returned. The build then sees the first trigger's variables. GWT's uuid parameter
+        # (unless allowSeveralTriggersPerBuild) makes every invocation differ, so nothing folds.
+        for queued in self.queue:
+            if queued["job"] == job.name and queued["parameters"] == parameters:
+                queued["causes"].append(cause_json)
+                queued["due"] = min(queued["due"], time.time() + quiet)
+                log(f"folded a trigger of {job.name} into queue item {queued['id']} ({cause})")
+                return queued
+        item_id = next(self._queue_ids)
         item = {
             "id": item_id,
             "job": job.name,
             "variables": variables,
             "parameters": parameters,
             "cause": cause_json,
+            "causes": [cause_json],
             "since": time.time(),
             "due": time.time() + quiet,
             "executable": None,
@@ -617,7 +629,7 @@ class Jenkins:
             "_class": "hudson.model.Queue$LeftItem"
             if executable or item["cancelled"]
             else "hudson.model.Queue$WaitingItem",
-            "actions": [{"_class": "hudson.model.CauseAction", "causes": [item["cause"]]}],
+            "actions": [{"_class": "hudson.model.CauseAction", "causes": item["causes"]}],
             "blocked": False,
             "buildable": False,
             "cancelled": item["cancelled"],
@@ -665,6 +677,7 @@ class Jenkins:
             "number": number,
             "queue_id": item["id"],
             "cause": item["cause"],
+            "causes": item["causes"],
             "parameters": item["parameters"],
             "building": True,
             "result": None,
