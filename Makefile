@@ -1,6 +1,6 @@
 # danacloud.vm_autoscale - the two commands of the README, and the pieces they are made of.
 #
-#   make demo   bring the lab up, check its endpoints, onboard its two services, read back, tear down
+#   make demo   the closed-loop story on the lab: load rises, scale-out to 4, load falls, back to 2
 #   make test   lint, sanity, unit, integration and molecule tests, all inside the lab namespace
 #
 # Both install what they need first (lab/setup.sh: Debian packages as root, .venv, vcsim),
@@ -28,10 +28,10 @@ test: deps
 	lab/lab netns -- $(MAKE) --no-print-directory lint sanity unit integration; rc=$$?; \
 	echo "make test: exit $$rc after $$(( $$(date +%s) - start ))s"; exit $$rc
 
-# The alert-to-VM chain through the lab's Jenkins, both ways (about 5 minutes), alone; 'make test'
+# The demo's story as a test (about 8 minutes, with Jenkins down and an alert storm), alone; 'make test'
 # runs it too.
 test-chain: deps
-	@lab/lab netns -- pytest tests/integration/test_pipeline_chain.py -m chain
+	@lab/lab netns -- pytest tests/integration/test_demo_story.py -m chain
 
 lint:
 	ruff check .

@@ -52,6 +52,6 @@ cat <<'EOF'
    alert = Prometheus's alert state, build = Jenkins, event = the service's event log on the state
    host, IP = its IP pool, vCenter = the VMs, F5 = pool members on bigip-a and bigip-b
 EOF
-.venv/bin/python -u -m labctl.story
+.venv/bin/python -u -m labctl.story "$logs"
 echo
 echo "== The story happened as told in $(clock) (mm:ss) in all. The lab is torn down now."

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
 
 import requests
@@ -100,6 +101,10 @@ class Observer:
         """An instant query's values by their ``service`` label."""
         answer = self._get(f"{self.prometheus}/api/v1/query", params={"query": expr})
         return {r["metric"].get("service", ""): float(r["value"][1]) for r in answer["data"]["result"]}
+
+    def console(self, job: str, number: int) -> str:
+        answer = self.http.get(f"{self.jenkins}/job/{job}/{number}/consoleText", auth=self._jenkins_auth, timeout=10)
+        return answer.text if answer.ok else f"(Jenkins answered {answer.status_code})"
 
     def set_load(self, service: str, demand: float) -> None:
         control(control_socket(self.paths, "guests"), "PUT", f"/demand/{service}", {"demand": demand})
@@ -495,26 +500,41 @@ def _delta(start: float | None, end: float | None) -> str:
     return f"+{end - start:.0f}" if start is not None and end is not None else "-"
 
 
+def keep_consoles(story: Story, folder: Path) -> list[Path]:
+    """Save the console of every build the story saw start, for reading after the lab is gone."""
+    kept = []
+    for name, view in story.view.items():
+        for number in sorted(set(view.builds) - set(story.first[name].builds)):
+            path = folder / f"build-autoscale-{name}-{number}.txt"
+            path.write_text(story.observer.console(f"autoscale-{name}", number))
+            kept.append(path)
+    return kept
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run only the load story against a lab that is up with both services onboarded (lab/demo.sh)."""
-    del argv
+    """Run only the load story against a lab that is up with both services onboarded (lab/demo.sh).
+
+    ``argv``: optionally a folder to keep the builds' consoles in when the story fails.
+    """
+    folder = Path(argv[0]) if argv else None
     observer = Observer()
     try:
         story = Story(observer)
         try:
             tell(story)
+            problems = verify(story)
         except StoryFailed as exc:
-            print(f"\n  THE STORY DID NOT HAPPEN AS TOLD: {exc}", file=sys.stderr)
-            print(summary(story))
-            return 1
-        problems = verify(story)
+            problems = [str(exc)]
         print(summary(story))
-        if problems:
-            print("\n  THE STORY DID NOT HAPPEN AS TOLD:", file=sys.stderr)
-            for problem in problems:
-                print(f"   - {problem}", file=sys.stderr)
-            return 1
-        return 0
+        if not problems:
+            return 0
+        print("\n  THE STORY DID NOT HAPPEN AS TOLD:", file=sys.stderr)
+        for problem in problems:
+            print(f"   - {problem}", file=sys.stderr)
+        if folder:
+            kept = keep_consoles(story, folder)
+            print(f"  The builds' consoles are kept in {folder}/ ({len(kept)} files).", file=sys.stderr)
+        return 1
     finally:
         observer.close()
 

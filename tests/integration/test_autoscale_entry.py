@@ -2,7 +2,7 @@
 service that Prometheus reports firing now leads to an action; everything else does nothing and
 says why. Read back from vcsim, the F5 pool and the event log. A firing alert that scales out
 once, and the same notification again that adds nothing, run through Jenkins in
-test_pipeline_chain.py."""
+test_demo_story.py."""
 
 import json
 

@@ -205,11 +205,11 @@ def test_identical_triggers_fold_into_the_queued_build_with_allow_several_trigge
     assert jenkins("POST", f"/createItem?name={name}", data=xml, headers=headers).status_code == 200
     try:
         body = {"status": "firing", "commonLabels": {"service": "acme-web"}, "alerts": []}
-        storm = [invoke(body).json()["jobs"][name] for _ in range(20)]
+        storm = [invoke(body).json()["jobs"][name] for _post in range(20)]
         assert all(entry["triggered"] for entry in storm)
         assert len({entry["id"] for entry in storm}) == 1, "20 equal triggers in the quiet period: one queue item"
         wait_for(lambda: [b for b in builds(name) if b["building"]], 20, "the build to start")
-        during = {invoke(body).json()["jobs"][name]["id"] for _ in range(5)}  # blocked behind the running build
+        during = {invoke(body).json()["jobs"][name]["id"] for _post in range(5)}  # blocked behind the running build
         assert len(during) == 1 and during != {storm[0]["id"]}
         done = wait_for(
             lambda: len([b for b in builds(name) if not b["building"]]) == 2 and builds(name), 40, "2 builds"
