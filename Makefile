@@ -28,7 +28,7 @@ test: deps
 	lab/lab netns -- $(MAKE) --no-print-directory lint sanity unit integration; rc=$$?; \
 	echo "make test: exit $$rc after $$(( $$(date +%s) - start ))s"; exit $$rc
 
-# The demo's story as a test (about 8 minutes, with Jenkins down and an alert storm), alone; 'make test'
+# The demo's story as a test (about 6 minutes, with Jenkins down and an alert storm), alone; 'make test'
 # runs it too.
 test-chain: deps
 	@lab/lab netns -- pytest tests/integration/test_demo_story.py -m chain

@@ -135,3 +135,48 @@ def test_one_f5_device_down_fails_the_scale_out_before_any_change_recorded_and_c
     assert members(F5_A) == members(F5_B) == before["bigip-a"]
     report = run_playbook("playbooks/reconcile.yml", "-l", "acme-web", "-e", "reconcile_fail_on_drift=true")
     assert report.returncode == 0, report.stdout[-3000:]
+
+
+def test_the_standby_lost_mid_scale_out_keeps_a_stale_member_that_reconcile_removes(run_playbook, prepared, vsphere):
+    """bigip-b stops answering after the config sync gave it the new member, while the run waits for
+    the member to come up: the undo removes the member from bigip-a, but cannot reach bigip-b. Once
+    bigip-b is back, reconcile finds the stale member there and makes both devices equal."""
+    lab = prepared
+    before = snapshot(lab, vsphere)
+    env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}
+    argv = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "inventories/lab", "playbooks/scale_out.yml",
+            "-l", "acme-web", *NO_COOLDOWN, "-e", "scale_out_f5_member_timeout=10"]  # fmt: skip
+    run = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    vm = None
+    try:
+        # Once the lease is confirmed (the VM is healthy), its application fails: the member never
+        # comes up, so the run waits on it - and meanwhile the standby goes away.
+        ip, vm = wait_for(lambda: next(((a, lease["owner"]) for a, lease in leases(lab).items() if lease["state"] == "in_use"),
+                                       None), 120, "the lease confirmed", interval=0.05)  # fmt: skip
+        emulator("guests", "PUT", f"/guests/{vm}", {"health": "unhealthy"})
+        wait_for(lambda: any(m["address"] == ip for m in emulator("f5", "GET", "/devices/bigip-b/members")),
+                 60, "the member synced to bigip-b", interval=0.05)  # fmt: skip
+        emulator("f5", "POST", "/devices/bigip-b/reachable", {"reachable": False})
+        stdout = run.communicate(timeout=300)[0]
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+        emulator("f5", "POST", "/devices/bigip-b/reachable", {"reachable": True})
+        if vm:
+            emulator("guests", "PUT", f"/guests/{vm}", {"health": "healthy"})
+    assert run.returncode != 0
+    message = failure_message(stdout)
+    assert "UNDO INCOMPLETE - remove by hand" in message and "bigip-b" in message, message
+    assert events(lab)[-1]["undone"] is False
+    # The VM, its target and its lease are gone; bigip-a is as before; bigip-b holds the stale member.
+    assert autoscaled_vms() == [] and ip not in leases(lab) and targets(lab) == before["targets"]
+    assert members(F5_A) == before["bigip-a"]
+    assert members(F5_B) == sorted([*before["bigip-b"], f"{ip}:80"])
+
+    report = run_playbook("playbooks/reconcile.yml", "-l", "acme-web", "-e", "reconcile_fail_on_drift=true")
+    assert report.returncode != 0 and f"{ip}:80" in report.stdout
+    fixed = run_playbook("playbooks/reconcile.yml", "-l", "acme-web", "-e", "reconcile_fix=true")
+    assert fixed.returncode == 0, fixed.stdout[-3000:]
+    assert members(F5_A) == members(F5_B) == before["bigip-a"]
+    assert emulator("f5", "GET", "/sync-status")["status"] == "In Sync"
