@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from pyVim.connect import Disconnect, SmartConnect
-from pyVmomi import vim
+from pyVmomi import vim, vmodl
 
 from . import https
 from .pki import ServerCert
@@ -60,6 +60,24 @@ def connect(plan: Plan, paths: Paths, password_file: Path):
         pwd=password_file.read_text().strip(),
         sslContext=context,
     )
+
+
+def vm_names(content) -> dict:
+    """{name: VM} of every VM and template in vCenter (``content``: a session's RetrieveContent()).
+
+    vcsim 0.24 may still list an object it has just deleted (vcsim-notes.md): those are skipped.
+    """
+    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
+    try:
+        found = {}
+        for vm in view.view:
+            try:
+                found[vm.name] = vm
+            except vmodl.fault.ManagedObjectNotFound:
+                continue
+        return found
+    finally:
+        view.Destroy()
 
 
 def wait_for_task(task, what: str, timeout: float = 60.0) -> object:

@@ -128,29 +128,39 @@ class PlaybookRun:
 
 @pytest.fixture
 def run_playbook(lab, tmp_path):
-    """Run a playbook (a path, or the YAML text of one) against the lab inventory."""
+    """Run a playbook (a path, or the YAML text of one) against the lab inventory.
 
-    def run(playbook: str | Path, *args: str, env: dict[str, str] | None = None) -> PlaybookRun:
+    ``run_playbook.start(...)`` starts it in the background instead, for a test that changes the lab
+    while it runs; ``run_playbook.finish(process)`` waits for that run and returns its result.
+    """
+
+    def popen(playbook: str | Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         if isinstance(playbook, str) and "\n" in playbook:
             path = tmp_path / "playbook.yml"
             path.write_text(textwrap.dedent(playbook))
             playbook = path
         full_env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", **(env or {})}
-        proc = subprocess.run(
-            [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "inventories/lab", str(playbook), *args],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            env=full_env,
-            check=False,
-            timeout=600,
-        )
+        argv = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "inventories/lab", str(playbook), *args]
+        return subprocess.Popen(argv, cwd=REPO, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def finish(process: subprocess.Popen, timeout: float = 600) -> PlaybookRun:
         try:
-            document = json.loads(proc.stdout)
+            stdout, stderr = process.communicate(timeout=timeout)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+        try:
+            document = json.loads(stdout)
         except ValueError:
             document = None
-        return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, document)
+        return PlaybookRun(process.returncode, stdout, stderr, document)
 
+    def run(playbook: str | Path, *args: str, env: dict[str, str] | None = None) -> PlaybookRun:
+        return finish(popen(playbook, *args, env=env))
+
+    run.start = popen
+    run.finish = finish
     return run
 
 

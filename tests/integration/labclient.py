@@ -3,13 +3,15 @@ control sockets, waiting without fixed sleeps, and restarting one lab component.
 
 from __future__ import annotations
 
+import subprocess
 import time
+from contextlib import contextmanager
 
 import requests
 from labctl import emulators
 from labctl.httpd import control
 from labctl.state import default_paths
-from pyVmomi import vim, vmodl
+from labctl.vcsim import vm_names
 
 PATHS = default_paths()
 F5_A = "https://198.18.0.21"
@@ -70,24 +72,16 @@ def prometheus_alerts(alertname: str) -> list:
     return [alert for alert in answer["data"]["alerts"] if alert["labels"].get("alertname") == alertname]
 
 
-def vm_names(content) -> dict:
-    """{name: VM} of every VM and template in vCenter; ``content`` from the ``vsphere`` fixture.
-
-    vcsim 0.24 may still list an object it has just deleted (vcsim-notes.md): those are skipped.
-    """
-    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
-    try:
-        found = {}
-        for vm in view.view:
-            try:
-                found[vm.name] = vm
-            except vmodl.fault.ManagedObjectNotFound:
-                continue
-        return found
-    finally:
-        view.Destroy()
-
-
 def find_vm(content, name: str):
     """The vCenter VM (or template) of that name, or None."""
     return vm_names(content).get(name)
+
+
+@contextmanager
+def unreachable_route(prefix: str):
+    """Inside the lab's namespace: packets to ``prefix`` fail at once ('No route to host')."""
+    subprocess.run(["ip", "route", "add", "unreachable", prefix], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["ip", "route", "del", "unreachable", prefix], check=False)

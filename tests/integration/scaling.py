@@ -40,6 +40,11 @@ def targets(lab):
     return json.loads(path.read_text())
 
 
+def service_state(lab):
+    """acme-web's state document on the state host (lock, cooldown, breaker)."""
+    return json.loads((lab.state / "statehost" / "vm_autoscale" / "services" / "acme-web.json").read_text())
+
+
 def events(lab):
     path = lab.state / "statehost" / "vm_autoscale" / "events" / "acme-web.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from labclient import unreachable_route
 
 MODULE = "ansible_collections.danacloud.vm_autoscale.plugins.modules.ip_pool_allocate"
 POOL = {"subnet": "198.18.9.0/24", "gateway": "198.18.9.1", "start": "198.18.9.100", "end": "198.18.9.199"}
@@ -189,15 +190,6 @@ def test_fifty_concurrent_allocations_get_fifty_distinct_addresses_and_keep_them
     assert {owner: r.get("ip") for owner, r in again.items()} == ips
     assert not any(r["changed"] for r in again.values())
     assert lease_document(lease_dir)["leases"] == document["leases"]
-
-
-@contextmanager
-def unreachable_route(prefix):
-    subprocess.run(["ip", "route", "add", "unreachable", prefix], check=True)
-    try:
-        yield
-    finally:
-        subprocess.run(["ip", "route", "del", "unreachable", prefix], check=False)
 
 
 def test_a_subnet_the_state_host_cannot_reach_fails_instead_of_handing_out(lab, tmp_path):

@@ -9,7 +9,7 @@ import subprocess
 import yaml
 from conftest import REPO
 from labclient import F5_A, F5_B, emulator, f5, find_vm, prometheus_value, vm_names, wait_for
-from scaling import POOL, REMOVE_AUTOSCALED, events, leases, members, snapshot, targets
+from scaling import POOL, REMOVE_AUTOSCALED, events, leases, members, service_state, snapshot, targets
 
 
 def test_scale_out_adds_a_ready_vm_everywhere_then_cooldown_holds(run_playbook, prepared, vsphere):
@@ -86,7 +86,7 @@ def test_an_f5_failure_undoes_every_step_and_is_recorded(run_playbook, prepared,
         event["status"] == "failed" and event["step"] == "Add the member to the pool (active device, or every device)"
     )
     assert event["undone"] is True and [a["type"] for a in event["actions"]] == ["ip-allocation", "vm-creation"]
-    state = json.loads((lab.state / "statehost" / "vm_autoscale" / "services" / "acme-web.json").read_text())
+    state = service_state(lab)
     assert state["consecutive_failures"] == 1 and state["lock"] is None
 
 
@@ -167,16 +167,12 @@ def _failed_run(run_playbook, lab, vsphere, step, *args):
     return message
 
 
-def _state(lab):
-    return json.loads((lab.state / "statehost" / "vm_autoscale" / "services" / "acme-web.json").read_text())
-
-
 def test_failures_at_each_step_are_undone_and_three_in_a_row_open_the_breaker(run_playbook, prepared, vsphere):
     lab = prepared
     # 1. The clone fails (the template is gone): the lease taken for it is released.
     _failed_run(run_playbook, lab, vsphere, "Clone the service's template into the VM with its static address, and power it on",
                 "-e", "scale_out_template=tpl-acme-web-deleted")  # fmt: skip
-    assert _state(lab)["consecutive_failures"] == 1
+    assert service_state(lab)["consecutive_failures"] == 1
 
     # 2. The VM boots but its application never becomes healthy: the VM is deleted.
     autoscaled = [int(n.rsplit("-", 1)[1]) for n in vm_names(vsphere) if n.startswith("acme-web-auto-")]
@@ -189,14 +185,14 @@ def test_failures_at_each_step_are_undone_and_three_in_a_row_open_the_breaker(ru
     finally:
         for name in upcoming:
             emulator("guests", "PUT", f"/guests/{name}", {"health": "healthy"})
-    assert _state(lab)["consecutive_failures"] == 2
+    assert service_state(lab)["consecutive_failures"] == 2
 
     # 3. Prometheus cannot be given the new target (its file_sd directory is not there; the
     #    autoscaled targets need no reload): the third failure in a row opens the breaker.
     message = _failed_run(run_playbook, lab, vsphere, "Add the VM to the service's Prometheus targets (file_sd, read without a reload)",
                           "-e", "scale_out_file_sd_dir=/nonexistent/file_sd")  # fmt: skip
     assert "The circuit breaker is now open" in message
-    state = _state(lab)
+    state = service_state(lab)
     assert state["consecutive_failures"] == 3 and state["suspended"] is True
     wait_for(lambda: prometheus_value('vm_autoscale_suspended{service="acme-web"}') == 1, 30, "suspended in Prometheus")
 
@@ -208,7 +204,7 @@ def test_failures_at_each_step_are_undone_and_three_in_a_row_open_the_breaker(ru
     assert snapshot(lab, vsphere) == before and events(lab)[-1]["status"] == "skipped"
     reset = run_playbook("playbooks/breaker_reset.yml", "-l", "acme-web", "-e", "reset_reason=tests fixed the faults")
     assert reset.returncode == 0
-    assert _state(lab)["suspended"] is False and _state(lab)["consecutive_failures"] == 0
+    assert service_state(lab)["suspended"] is False and service_state(lab)["consecutive_failures"] == 0
 
     # 4. An F5 error on one device only (every device written on its own): the member already
     #    added on the other device is removed again.
@@ -220,7 +216,7 @@ def test_failures_at_each_step_are_undone_and_three_in_a_row_open_the_breaker(ru
     on_a = [(r["method"], r["status"]) for r in emulator("f5", "GET", f"/devices/bigip-a/requests?since={seen}")
             if r["path"].startswith(f"{POOL}/members")]  # fmt: skip
     assert ("POST", 200) in on_a and ("DELETE", 200) in on_a, on_a  # added on bigip-a, then removed again
-    assert _state(lab)["consecutive_failures"] == 1
+    assert service_state(lab)["consecutive_failures"] == 1
 
 
 def test_at_max_and_disabled_nothing_is_done_and_it_is_recorded(run_playbook, prepared, vsphere):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from playbook_tasks import tasks
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATES = yaml.safe_load((REPO / "playbooks" / "vars" / "awx_job_templates.yml").read_text())["awx_job_templates"]
@@ -25,13 +26,6 @@ COMPATIBLE = {
     "multiplechoice": {"str", "bool", "raw"},
     "multiselect": {"list", "raw"},
 }
-
-
-def _tasks(items):
-    for item in items or []:
-        yield item
-        for key in ("block", "rescue", "always"):
-            yield from _tasks(item.get(key))
 
 
 def _role_inputs(name: str, entry: str) -> dict:
@@ -49,7 +43,7 @@ def playbook_inputs(path: Path) -> tuple[dict, dict, set]:
         play_vars.update(play.get("vars") or {})
         for role in play.get("roles") or []:
             options.update(_role_inputs(role["role"] if isinstance(role, dict) else role, "main"))
-        for task in _tasks((play.get("pre_tasks") or []) + (play.get("tasks") or [])):
+        for task in tasks((play.get("pre_tasks") or []) + (play.get("tasks") or [])):
             for action in ("ansible.builtin.include_role", "ansible.builtin.import_role"):
                 if action in task:
                     options.update(_role_inputs(task[action]["name"], task[action].get("tasks_from", "main")))

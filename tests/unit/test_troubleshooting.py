@@ -6,23 +6,16 @@ from pathlib import Path
 
 import pytest
 import yaml
+from playbook_tasks import tasks
 
 REPO = Path(__file__).resolve().parents[2]
 GUIDE = re.sub(r"\s+", " ", (REPO / "docs" / "troubleshooting.md").read_text().replace("`", ""))
 
 
-def _tasks(items):
-    for item in items or []:
-        if isinstance(item, dict):
-            yield item
-            for key in ("block", "rescue", "always", "tasks", "pre_tasks", "post_tasks", "handlers"):
-                yield from _tasks(item.get(key))
-
-
 def messages():
     files = [*REPO.glob("roles/*/tasks/*.yml"), *REPO.glob("roles/*/handlers/*.yml"), *REPO.glob("playbooks/*.yml")]
     for path in sorted(files):
-        for task in _tasks(yaml.safe_load(path.read_text())):
+        for task in tasks(yaml.safe_load(path.read_text())):
             text = (task.get("ansible.builtin.fail") or {}).get("msg") or (
                 task.get("ansible.builtin.assert") or {}
             ).get("fail_msg")
