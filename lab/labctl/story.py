@@ -16,6 +16,7 @@ lists what did not happen as told; the demo exits non-zero if anything did not.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -186,6 +187,19 @@ class Mark:
     kind: str
     text: str
     data: dict = field(default_factory=dict)
+
+
+RUN_ID = re.compile(r"^(?P<tag>jenkins-(?P<job>.+)-(?P<number>[0-9]+))-[a-z0-9]{8}$")
+
+
+def build_of(event_id: str) -> tuple[str, str, int] | None:
+    """(build tag, job, build number) of a run id made from Jenkins's BUILD_TAG, else None.
+
+    playbooks/autoscale.yml makes a run id of the build tag and a random suffix, so that a job
+    re-created with its numbers restarting never reuses an id.
+    """
+    found = RUN_ID.match(event_id or "")
+    return (found["tag"], found["job"], int(found["number"])) if found else None
 
 
 def _clock(seconds: float) -> str:
@@ -459,7 +473,7 @@ def phases(story: Story) -> list[dict]:
             continue
         event = mark.data["event"]
         alert = SCALE_OUT if event["action"] == "scale_out" else SCALE_IN
-        number = int(event["id"].rsplit("-", 1)[1]) if event["id"].rsplit("-", 1)[1].isdigit() else None
+        number = build[2] if (build := build_of(event["id"])) else None
         window = [m for m in marks if since <= m.at <= mark.at]
 
         def first_of(kind, window=window, **data):

@@ -12,6 +12,7 @@ from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import (
     _drift,
     _model,
     _monitoring,
+    _request,
     _rules,
 )
 
@@ -145,51 +146,27 @@ def autoscale_removable_vms(instances: list, static_names: list, protect_key: st
     return [name for _created, name in sorted(chosen, reverse=True)]
 
 
-ACTIONS = ("scale_out", "scale_in")
-
-
 def autoscale_alert_request(payload, service: str) -> dict:
-    """What an Alertmanager webhook payload asks of ``service``: a hint, verified before acting.
+    """What an Alertmanager webhook payload asks of ``service``: a hint, verified before acting (_request)."""
+    if isinstance(payload, (str, bytes)):
+        return _request.request(str(payload), str(service))
+    return _request.request(_plain(payload), str(service))
 
-    Returns ``{"action", "alertname", "fingerprint", "starts_at", "reason"}``: ``action`` is
-    ``scale_out`` or ``scale_in`` when a firing action alert of this service is in the payload
-    (scale-out first), else empty with ``reason`` saying why nothing is asked.
-    """
-    nothing = {"action": "", "alertname": "", "fingerprint": "", "starts_at": "", "reason": ""}
-    payload = _plain(payload)
-    if isinstance(payload, str):
-        try:
-            payload = json.loads(payload)
-        except ValueError:
-            return {**nothing, "reason": "the payload is not JSON"}
-    if not isinstance(payload, dict) or not isinstance(payload.get("alerts"), list):
-        return {**nothing, "reason": "the payload is not an Alertmanager notification (no alerts list)"}
-    alerts = [a for a in payload["alerts"] if isinstance(a, dict) and isinstance(a.get("labels"), dict)]
-    mine = [a for a in alerts if a["labels"].get("service") == service]
-    if not mine:
-        others = sorted({str(a["labels"].get("service")) for a in alerts})
-        return {
-            **nothing,
-            "reason": f"no alert of service {service} in the payload (it is about {', '.join(others) or 'nothing'})",
-        }
-    actions = [a for a in mine if a["labels"].get("vm_autoscale") == "action"]
-    if not actions:
-        return {**nothing, "reason": f"the alerts of {service} are not scale actions (operator alerts)"}
-    firing = [a for a in actions if a.get("status", payload.get("status")) == "firing"]
-    if not firing:
-        return {**nothing, "reason": f"resolved notification for {service}: nothing to do"}
-    known = [a for a in firing if a["labels"].get("autoscale_action") in ACTIONS]
-    if not known:
-        asked = sorted({str(a["labels"].get("autoscale_action")) for a in firing})
-        return {**nothing, "reason": f"unknown autoscale_action {', '.join(asked)} (expected scale_out or scale_in)"}
-    chosen = sorted(known, key=lambda a: ACTIONS.index(a["labels"]["autoscale_action"]))[0]
-    return {
-        "action": chosen["labels"]["autoscale_action"],
-        "alertname": str(chosen["labels"].get("alertname", "")),
-        "fingerprint": str(chosen.get("fingerprint", "")),
-        "starts_at": str(chosen.get("startsAt", "")),
-        "reason": "",
-    }
+
+def autoscale_alert_query(service: str, action: str) -> str:
+    """The PromQL asking whether the service's own alert for ``action`` fires now."""
+    try:
+        return _request.verify_query(str(service), str(action))
+    except ValueError as exc:
+        raise AnsibleFilterError(f"autoscale_alert_query: {exc}") from exc
+
+
+def autoscale_alert_verify(answer, service: str, action: str) -> dict:
+    """``{firing, reason}`` from Prometheus's answer to autoscale_alert_query."""
+    try:
+        return _request.verify(_plain(answer), str(service), str(action))
+    except ValueError as exc:
+        raise AnsibleFilterError(f"autoscale_alert_verify: {exc}") from exc
 
 
 def autoscale_drift(  # noqa: PLR0917 - a filter's arguments are positional in Jinja
@@ -231,5 +208,7 @@ class FilterModule:
             "autoscale_event_table": autoscale_event_table,
             "autoscale_removable_vms": autoscale_removable_vms,
             "autoscale_alert_request": autoscale_alert_request,
+            "autoscale_alert_query": autoscale_alert_query,
+            "autoscale_alert_verify": autoscale_alert_verify,
             "autoscale_drift": autoscale_drift,
         }

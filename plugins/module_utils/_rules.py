@@ -22,6 +22,10 @@ from __future__ import annotations
 
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _state
 
+# The alert each action is triggered by: the only names playbooks/autoscale.yml accepts and asks
+# Prometheus about (_request), whatever a notification says.
+ACTION_ALERTS = {"scale_out": "VmAutoscaleScaleOut", "scale_in": "VmAutoscaleScaleIn"}
+
 
 def service_rules(service: str, config: dict, settings: dict) -> list:
     """The rules of one service's group, in order: recording rules, action alerts, operator alerts.
@@ -76,7 +80,7 @@ def service_rules(service: str, config: dict, settings: dict) -> list:
     cpu_in, memory_in = monitoring["scale_in_cpu_threshold"], monitoring["scale_in_memory_threshold"]
     actions = [
         {
-            "alert": "VmAutoscaleScaleOut",
+            "alert": ACTION_ALERTS["scale_out"],
             "expr": (
                 f"({cpu} > {cpu_out} or {memory} > {memory_out})\n"
                 f"and on (service) {enabled}\n"
@@ -95,7 +99,7 @@ def service_rules(service: str, config: dict, settings: dict) -> list:
             },
         },
         {
-            "alert": "VmAutoscaleScaleIn",
+            "alert": ACTION_ALERTS["scale_in"],
             "expr": (
                 f"({cpu} < {cpu_in} and on (service) {memory} < {memory_in})\n"
                 f"and on (service) {enabled}\n"

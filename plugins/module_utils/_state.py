@@ -42,7 +42,9 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 SERVICE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 ACTIONS = ("scale_out", "scale_in")
 RESULTS = ("success", "failed", "skipped")
-RECORDED_ACTIONS = (*ACTIONS, "reconcile")  # what autoscale_event records; reconcile moves no counter
+# What autoscale_event records; only ACTIONS move counters. "notification": a notification that
+# asked no valid action (refused, resolved, another service's), recorded with its reason.
+RECORDED_ACTIONS = (*ACTIONS, "reconcile", "notification")
 EVENT_ACTIONS = (*RECORDED_ACTIONS, "breaker_reset")
 EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
 

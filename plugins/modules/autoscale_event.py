@@ -38,7 +38,8 @@ options:
   event:
     description:
       - The event, a mapping. Required keys are C(action) (V(scale_out), V(scale_in), or
-        V(reconcile), which is recorded but moves no counter, cooldown or breaker) and
+        V(reconcile) or V(notification) - a notification that asked no valid action -, which are
+        recorded but move no counter, cooldown or breaker) and
         C(status) (V(success), V(failed) or V(skipped)). C(id) is the event's unique id (the run's
         id is a good one), generated when missing.
       - Other keys are kept as given, for example C(trigger), C(alert), C(fingerprint),

@@ -24,7 +24,7 @@ import time
 import pytest
 import requests
 from labclient import ALERTMANAGER, F5_A, F5_B, ca, emulator, f5, jenkins, prometheus_value, secret, vm_names, wait_for
-from labctl.story import API, SCALE_OUT, WEB, Observer, Story, tell, verify
+from labctl.story import API, SCALE_OUT, WEB, Observer, Story, build_of, tell, verify
 from scaling import events, members
 
 ON = {"VM_AUTOSCALE_LAB_PIPELINES": "on"}
@@ -133,10 +133,10 @@ def test_the_demo_story_holds_with_jenkins_down_and_an_alert_storm(run_playbook,
         new = [
             e
             for e in events(lab)
-            if e["id"].startswith(f"jenkins-{JOB}-") and int(e["id"].rsplit("-", 1)[1]) > max(numbers, default=0)
+            if (build := build_of(e["id"])) and build[1] == JOB and build[2] > max(numbers, default=0)
         ]
         outs = [e for e in new if e["action"] == "scale_out" and e["status"] == "success"]
-        first = int(outs[0]["id"].rsplit("-", 1)[1])
+        tag, _job, first = build_of(outs[0]["id"])
         assert jenkins("GET", f"/job/{JOB}/{first}/api/json").json()["timestamp"] / 1000 >= faults.up_at - 1
         # The storm: 20 triggered posts, at most two queue items (the quiet period may end mid-storm),
         # and one scale-out for the second alert (verify counted 2 in all, one VM each).
@@ -156,14 +156,15 @@ def test_the_demo_story_holds_with_jenkins_down_and_an_alert_storm(run_playbook,
         assert "autoscale: summary" in console and outs[0]["id"] in console and "Finished: SUCCESS" in console
         for name in ("vcenter_password", "f5_password"):
             assert secret(name) not in console
-        summary = jenkins("GET", f"/job/{JOB}/{first}/artifact/autoscale-result/{outs[0]['id']}.json").json()
+        summary = jenkins("GET", f"/job/{JOB}/{first}/artifact/autoscale-result/{tag}.json").json()
         assert summary["decision"] == "scale_out" and summary["event"]["status"] == "success"
+        assert summary["run_id"] == outs[0]["id"]
 
         # The same notification once more, the alert long resolved: a build that records a skip.
         last = max(build_numbers())
         assert notify(token).json()["jobs"][JOB]["triggered"] is True
-        replayed = wait_for(lambda: [e for e in events(lab) if e["id"].startswith(f"jenkins-{JOB}-")
-                                     and int(e["id"].rsplit("-", 1)[1]) > last], 120, "the replay's build")  # fmt: skip
+        replayed = wait_for(lambda: [e for e in events(lab) if (b := build_of(e["id"])) and b[1] == JOB and b[2] > last],
+                            120, "the replay's build")  # fmt: skip
         assert [e["status"] for e in replayed] == ["skipped"], replayed
         assert not [n for n in vm_names(vsphere) if n.startswith(f"{WEB}-auto-")]
     finally:
