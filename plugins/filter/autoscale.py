@@ -9,6 +9,7 @@ import json
 from ansible.errors import AnsibleFilterError
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import (
     _alertmanager,
+    _capacity,
     _drift,
     _model,
     _monitoring,
@@ -25,10 +26,13 @@ def autoscale_config(config: dict, service: str) -> dict:
     return _model.with_defaults(service, _plain(config))
 
 
-def autoscale_problems(services: dict, scope: list | None = None) -> list:
+def autoscale_problems(services: dict, scope: list | None = None, settings: dict | None = None) -> list:
     if not isinstance(services, dict):
         raise AnsibleFilterError("autoscale_problems: expects a mapping of service name to its autoscale mapping")
-    return _model.problems(_plain(services), None if scope is None else _plain(list(scope)))
+    try:
+        return _model.problems(_plain(services), None if scope is None else _plain(list(scope)), _plain(settings or {}))
+    except ValueError as exc:
+        raise AnsibleFilterError(f"autoscale_problems: {exc}") from exc
 
 
 def autoscale_prometheus_rules(config: dict, service: str, settings: dict) -> list:
@@ -194,6 +198,16 @@ def autoscale_drift(  # noqa: PLR0917 - a filter's arguments are positional in J
         raise AnsibleFilterError(f"autoscale_drift: cannot compare the systems of {service}: {exc!r}") from exc
 
 
+def autoscale_scale_out_count(members: list, service: str, autoscaled: list, member_port: int, limits: dict) -> dict:
+    """How many VMs a scale-out of ``service`` may add, and why none (_capacity.scale_out_count)."""
+    try:
+        return _capacity.scale_out_count(
+            str(service), _plain(list(members)), _plain(list(autoscaled)), int(member_port), _plain(limits)
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError(f"autoscale_scale_out_count: cannot count the capacity of {service}: {exc!r}") from exc
+
+
 class FilterModule:
     def filters(self) -> dict:
         return {
@@ -211,4 +225,5 @@ class FilterModule:
             "autoscale_alert_query": autoscale_alert_query,
             "autoscale_alert_verify": autoscale_alert_verify,
             "autoscale_drift": autoscale_drift,
+            "autoscale_scale_out_count": autoscale_scale_out_count,
         }

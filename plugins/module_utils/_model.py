@@ -39,13 +39,34 @@ DEFAULTS: dict = {
         "max_instances": 4,
         "scale_out_step": 1,
         "scale_in_step": 1,
-        "cooldown_seconds": 300,
+        # at least the scale-out alert's for (5 min) plus two scrape intervals (validated)
+        "cooldown_seconds": 600,
     },
     "f5": {"partition": "Common", "health_check_path": "/"},
     "network": {"vlan": None, "dns_servers": [], "domain": None},
     "static_members": [],
     "jenkins": {},
 }
+
+# Site-wide limits the validation applies when the caller gives none (docs/security.md).
+SITE_DEFAULTS: dict = {
+    # Prometheus's own default scrape interval; the preflight passes the site's.
+    "scrape_interval": "1m",
+    # VMs one run may add or remove, whatever a service's step says.
+    "max_vms_per_run": 5,
+    # Autoscaled VMs of all services together (counted in vCenter at every scale-out).
+    "max_autoscaled_vms": 50,
+}
+PROM_DURATION = re.compile(r"^(?:[0-9]+(?:ms|s|m|h|d|w|y))+$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
+def duration_seconds(text: Any) -> float:
+    """Seconds of a Prometheus duration (``15s``, ``1m30s``); ValueError when it is not one."""
+    if not isinstance(text, str) or not PROM_DURATION.match(text):
+        raise ValueError(f"{text!r} is not a Prometheus duration (like 15s, 1m or 1m30s)")
+    return sum(int(number) * _UNIT_SECONDS[unit] for number, unit in re.findall(r"([0-9]+)(ms|s|m|h|d|w|y)", text))
+
 
 SERVICE_ID = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 DURATION = re.compile(r"^[0-9]+(ms|s|m|h)$")
@@ -176,14 +197,41 @@ def _check_monitoring(check: _Checker) -> None:
         check.add("monitoring.rate_window", window, "is not a Prometheus duration", "write it like 30s, 2m or 1h")
 
 
-def _check_scaling(check: _Checker) -> None:
+def _check_scaling(check: _Checker, site: dict) -> None:
     low = check.integer("scaling.min_instances", 1, 1000)
     high = check.integer("scaling.max_instances", 1, 1000)
     if low is not None and high is not None and low > high:
         check.add("scaling.min_instances", low, f"is above scaling.max_instances ({high})", "make min <= max")
-    check.integer("scaling.scale_out_step", 1, 100)
-    check.integer("scaling.scale_in_step", 1, 100)
-    check.integer("scaling.cooldown_seconds", 0, 86400)
+    ceiling = site["max_vms_per_run"]
+    fix = f"use 1-{ceiling}, or raise vm_autoscale_max_vms_per_run for the whole site"
+    for field in ("scaling.scale_out_step", "scaling.scale_in_step"):
+        step = check.integer(field, 1)
+        if step is not None and step > ceiling:
+            check.add(field, step, f"is above the per-run ceiling vm_autoscale_max_vms_per_run ({ceiling})", fix)
+    statics = check.get("static_members")
+    autoscaled = None if high is None else high - (len(statics) if isinstance(statics, list) else 0)
+    cap = site["max_autoscaled_vms"]
+    if autoscaled is not None and autoscaled > cap:
+        check.add(
+            "scaling.max_instances",
+            high,
+            f"allows {autoscaled} autoscaled VMs, more than the site-wide vm_autoscale_max_autoscaled_vms ({cap})",
+            f"lower it to at most {cap} plus the static members, or raise the site's cap",
+        )
+    cooldown = check.integer("scaling.cooldown_seconds", 0, 86400)
+    minutes = check.get("monitoring.duration_minutes")
+    if cooldown is None or isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1:
+        return
+    scrape = site["scrape_seconds"]
+    floor = int(minutes * 60 + 2 * scrape + 0.999)
+    if cooldown < floor:
+        check.add(
+            "scaling.cooldown_seconds",
+            cooldown,
+            f"is shorter than the scale-out alert's for ({minutes * 60} s) plus two scrape intervals "
+            f"(2 x {scrape:g} s): a duplicate notification could act again before the alert could have fired anew",
+            f"use at least {floor}",
+        )
 
 
 def _port(check: _Checker, field: str) -> None:
@@ -278,21 +326,41 @@ def _is_ip(value: Any) -> bool:
     return True
 
 
-def problems(services: dict, scope: list | None = None) -> list:
+def site_limits(settings: dict | None) -> dict:
+    """The site-wide limits (``SITE_DEFAULTS`` overridden by ``settings``), with ``scrape_seconds``."""
+    site = {**SITE_DEFAULTS, **{key: value for key, value in (settings or {}).items() if value not in (None, "")}}
+    unknown = sorted(set(site) - set(SITE_DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown site settings {unknown}; expected {sorted(SITE_DEFAULTS)}")
+    for key in ("max_vms_per_run", "max_autoscaled_vms"):
+        value = site[key]
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"vm_autoscale_{key} is {site[key]!r}: write a whole number, at least 1")
+        site[key] = value
+    site["scrape_seconds"] = duration_seconds(site["scrape_interval"])
+    return site
+
+
+def problems(services: dict, scope: list | None = None, settings: dict | None = None) -> list:
     """Every problem of every service (``{name: autoscale mapping}``), cross-service ones too.
+
+    ``settings`` are the site's limits (``SITE_DEFAULTS``: the scrape interval, the per-run
+    ceiling, the site-wide cap of autoscaled VMs).
 
     Each problem is ``{service, related, field, message, in_scope}``: ``related`` lists the other
     services a cross-service problem involves, ``message`` is the sentence for the operator, and
     ``in_scope`` says whether it involves a service of ``scope`` (always true without a scope).
     """
-    found = _problems(services)
+    found = _problems(services, site_limits(settings))
     for problem in found:
         involved = [problem["service"], *problem["related"]]
         problem["in_scope"] = scope is None or problem["service"] is None or any(name in scope for name in involved)
     return found
 
 
-def _problems(services: dict) -> list:
+def _problems(services: dict, site: dict) -> list:
     if not HAS_NETADDR:
         message = "the Python library netaddr is required on the controller (pip install netaddr)"
         return [{"service": None, "related": [], "field": None, "message": message}]
@@ -308,7 +376,7 @@ def _problems(services: dict) -> list:
         check = _Checker(service, with_defaults(service, raw))
         _check_names(check, service)
         _check_monitoring(check)
-        _check_scaling(check)
+        _check_scaling(check, site)
         _check_f5(check)
         network = _check_network(check)
         found.extend(check.problems)

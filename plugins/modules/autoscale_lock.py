@@ -16,7 +16,9 @@ description:
     id) and an expiry, so that it holds across tasks and runners, and a run killed half-way blocks
     the service only until O(ttl) has passed.
   - O(state=present) takes the lock, or renews it when O(owner) already holds it. When another
-    run holds it, the module waits up to O(wait) seconds, then fails naming the holder.
+    run holds it, the module waits up to O(wait) seconds, then fails naming the holder - or, with
+    O(busy=skip), returns RV(acquired=false) and the reason (RV(busy_reason)), so that a duplicate
+    run ends green as skipped instead of red.
   - O(state=absent) releases it. Another owner's live lock is only released with O(force=true)
     (an operator clearing the lock of a dead run).
 author:
@@ -57,6 +59,17 @@ options:
     description: With O(state=absent), release the lock whoever holds it.
     type: bool
     default: false
+  busy:
+    description:
+      - What to do when another live run holds the lock.
+      - V(fail) waits up to O(wait) seconds, then fails naming the holder (an operator's run, reconcile).
+      - V(skip) returns at once, without the lock, when the holder does the same O(action) (another
+        run is acting on the same alert, and waiting would only meet the cooldown); otherwise it waits
+        up to O(wait) seconds like V(fail), then returns without the lock. Either way
+        RV(acquired) is false, RV(busy_reason) says why, and nothing is changed.
+    type: str
+    choices: [fail, skip]
+    default: fail
   cooldown_seconds:
     description:
       - The service's cooldown. With O(state=present), RV(cooldown_remaining) is computed from it,
@@ -98,6 +111,15 @@ lock:
   type: dict
   sample: {"owner": "jenkins-autoscale-acme-web-42", "action": "scale_out",
            "acquired_at": "2026-11-22T10:00:00Z", "expires_at": "2026-11-22T10:30:00Z"}
+acquired:
+  description: This run holds the lock now (false only with O(busy=skip) when another run holds it).
+  returned: state=present
+  type: bool
+busy_reason:
+  description: Why the lock was not taken (O(busy=skip)), naming the holder; empty when it was.
+  returned: state=present
+  type: str
+  sample: "another run of acme-web (jenkins-autoscale-acme-web-41-k3x9q0ab, scale_out) is acting since 2026-11-22T10:00:00Z"
 renewed:
   description: The owner already held the lock; its expiry was pushed back.
   returned: state=present
@@ -142,8 +164,17 @@ ARGUMENT_SPEC = {
     "ttl": {"type": "int", "default": 1800},
     "wait": {"type": "int", "default": 0},
     "force": {"type": "bool", "default": False},
+    "busy": {"type": "str", "choices": ["fail", "skip"], "default": "fail"},
     "cooldown_seconds": {"type": "int", "default": 0},
 }
+
+
+def _busy_reason(service: str, holder: dict, waited: float) -> str:
+    what = f"another run of {service} ({holder.get('owner')}, {holder.get('action') or 'unknown action'})"
+    since = f"since {holder.get('acquired_at')}"
+    if waited < 1:
+        return f"{what} is acting {since}: this run ends here (a duplicate trigger)"
+    return f"{what} has held the lock {since}; waited {waited:.0f} s: this run ends here (the next alert tries again)"
 
 
 def _take(module: AnsibleModule, store: _state.ServiceState) -> tuple:
@@ -153,10 +184,18 @@ def _take(module: AnsibleModule, store: _state.ServiceState) -> tuple:
         mutation = _state.acquire(params["owner"], params["action"], params["ttl"], time.time())
         try:
             changed, before, after, extra = store.change(mutation, module.check_mode)
-            return changed, before, after, {**extra, "waited": round(time.monotonic() - started, 3)}
+            waited = round(time.monotonic() - started, 3)
+            return changed, before, after, {**extra, "waited": waited, "acquired": True, "busy_reason": ""}
         except _state.Locked as exc:
-            if time.monotonic() - started >= params["wait"]:
-                module.fail_json(msg=f"{exc} (waited {time.monotonic() - started:.0f} s)", holder=exc.holder)
+            waited = time.monotonic() - started
+            same_action = params["action"] is not None and exc.holder.get("action") == params["action"]
+            if params["busy"] == "skip" and (same_action or waited >= params["wait"]):
+                state = store.read()
+                extra = {"waited": round(waited, 3), "acquired": False, "holder": exc.holder}
+                extra["busy_reason"] = _busy_reason(params["service"], exc.holder, waited)
+                return False, state, state, extra
+            if waited >= params["wait"]:
+                module.fail_json(msg=f"{exc} (waited {waited:.0f} s)", holder=exc.holder)
             time.sleep(min(1.0, max(0.05, params["wait"] / 20)))
 
 

@@ -3,6 +3,7 @@ control sockets, waiting without fixed sleeps, and restarting one lab component.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from contextlib import contextmanager
@@ -85,3 +86,28 @@ def unreachable_route(prefix: str):
         yield
     finally:
         subprocess.run(["ip", "route", "del", "unreachable", prefix], check=False)
+
+
+@contextmanager
+def firing_alert(name: str, labels: dict):
+    """An alert ``name`` with ``labels`` firing in the lab's Prometheus for the block (a rule file of
+    its own, expression ``vector(1)``, no ``for``): a real ALERTS series, without waiting for load.
+    The rule file is removed and Prometheus reloaded afterwards."""
+    path = PATHS.plg / "prometheus" / "rules" / f"zz-test-{name.lower()}.yml"
+    group = {"groups": [{"name": f"test-{name}", "rules": [{"alert": name, "expr": "vector(1)", "labels": labels}]}]}
+    path.write_text(json.dumps(group))  # JSON is YAML
+
+    def reload():
+        answer = requests.post(f"{PROMETHEUS}/-/reload", verify=ca(), timeout=30)
+        assert answer.status_code == 200, answer.text
+
+    def firing():
+        return [a for a in prometheus_alerts(name) if a["state"] == "firing" and labels.items() <= a["labels"].items()]
+
+    try:
+        reload()
+        wait_for(firing, what=f"{name} firing in Prometheus")
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        reload()

@@ -11,38 +11,17 @@ generated more widely in tests/unit/plugins/module_utils/test_request.py.
 import json
 
 import pytest
-import requests
-from labclient import PROMETHEUS, ca, prometheus_alerts, wait_for
+from labclient import firing_alert
 from scaling import events, snapshot
 
 DECOY = "LabOperatorAlert"
-DECOY_RULES = f"""groups:
-  - name: lab-forged-notification-decoy
-    rules:
-      - alert: {DECOY}
-        expr: vector(1)
-        labels:
-          service: acme-web
-          vm_autoscale: action
-          autoscale_action: scale_out
-"""
-
-
-def reload_prometheus():
-    assert requests.post(f"{PROMETHEUS}/-/reload", verify=ca(), timeout=30).status_code == 200
+DECOY_LABELS = {"service": "acme-web", "vm_autoscale": "action", "autoscale_action": "scale_out"}
 
 
 @pytest.fixture
 def decoy_firing(prepared):
-    path = prepared.state / "plg" / "prometheus" / "rules" / "zz-lab-forged-decoy.yml"
-    path.write_text(DECOY_RULES)
-    try:
-        reload_prometheus()
-        wait_for(lambda: [a for a in prometheus_alerts(DECOY) if a["state"] == "firing"], what=f"{DECOY} firing")
+    with firing_alert(DECOY, DECOY_LABELS):
         yield prepared
-    finally:
-        path.unlink(missing_ok=True)
-        reload_prometheus()
 
 
 def alert(alertname="VmAutoscaleScaleOut", service="acme-web", action="scale_out", kind="action", **fields):

@@ -155,7 +155,10 @@ def test_a_failing_role_stops_the_roles_after_it(run_playbook, lab):
     before = alertmanager_yml.read_bytes()
 
     # No base configuration for Prometheus: its role refuses; Alertmanager's must not run after it.
-    run = run_playbook("playbooks/onboard.yml", "-e", '{"prometheus_autoscale_base_config": {}}')
+    # (The preflight would read Prometheus's default scrape interval, 1m, from the empty base
+    # configuration and refuse acme-web's 65 s cooldown first: give it the lab's.)
+    run = run_playbook("playbooks/onboard.yml", "-e", '{"prometheus_autoscale_base_config": {}}',
+                       "-e", "autoscale_preflight_scrape_interval=2s")  # fmt: skip
     assert run.returncode != 0
     refusal = run.task("Check that the operator's base configuration is given", "acme-web")
     assert refusal["failed"] and "prometheus_autoscale_base_config is empty" in refusal["msg"]

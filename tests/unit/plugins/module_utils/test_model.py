@@ -7,7 +7,9 @@ import pytest
 import yaml
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _model
 
-LAB = Path(__file__).resolve().parents[4] / "inventories" / "lab" / "host_vars"
+REPO = Path(__file__).resolve().parents[4]
+LAB = REPO / "inventories" / "lab" / "host_vars"
+LAB_SITE = {"scrape_interval": yaml.safe_load((REPO / "lab" / "plan.yml").read_text())["monitoring"]["scrape_interval"]}
 
 
 def lab_services():
@@ -33,7 +35,7 @@ def messages(services):
 
 
 def test_the_lab_services_are_valid():
-    assert messages(lab_services()) == []
+    assert [problem["message"] for problem in _model.problems(lab_services(), settings=LAB_SITE)] == []
 
 
 def test_a_minimal_service_gets_the_documented_defaults():
@@ -53,7 +55,7 @@ def test_a_minimal_service_gets_the_documented_defaults():
         "prometheus_job": "shop",
     }
     assert config["scaling"]["min_instances"] == 2
-    assert config["scaling"]["cooldown_seconds"] == 300
+    assert config["scaling"]["cooldown_seconds"] == 600
     assert config["f5"]["health_check_path"] == "/"
     assert config["f5"]["partition"] == "Common"
     assert config["jenkins"]["job_name"] == "autoscale-shop"
@@ -99,6 +101,12 @@ def change(path, value):
         ("scaling.max_instances", 0, "scaling.max_instances", "out of range"),
         ("scaling.scale_out_step", 0, "scaling.scale_out_step", "out of range"),
         ("scaling.cooldown_seconds", -1, "scaling.cooldown_seconds", "out of range"),
+        # the floor: the default for (5 min) plus two of the default 1 min scrape intervals
+        ("scaling.cooldown_seconds", 0, "scaling.cooldown_seconds", "fix: use at least 420"),
+        ("scaling.cooldown_seconds", 419, "scaling.cooldown_seconds", "plus two scrape intervals (2 x 60 s)"),
+        ("scaling.scale_out_step", 6, "scaling.scale_out_step", "above the per-run ceiling"),
+        ("scaling.scale_in_step", 100, "scaling.scale_in_step", "vm_autoscale_max_vms_per_run (5)"),
+        ("scaling.max_instances", 60, "scaling.max_instances", "allows 60 autoscaled VMs"),
         ("f5.vip_port", 70000, "f5.vip_port", "out of range (1-65535)"),
         ("f5.vip", "vip.example", "f5.vip", "not an IPv4 address"),
         ("f5.vip", "198.18.5.120", "f5.vip", "inside the IP pool"),
@@ -128,6 +136,23 @@ def test_each_rule_names_the_service_field_value_and_fix(path, value, field, wor
     assert message.startswith(f"service shop: autoscale.{field} = ")
     assert words in message
     assert "; fix: " in message
+
+
+def test_the_site_limits_come_from_the_settings():
+    service = change("scaling.cooldown_seconds", 330)
+    assert not _model.problems({"shop": service}, settings={"scrape_interval": "15s"})
+    assert _model.problems({"shop": service}, settings={"scrape_interval": "1m30s"})[0]["message"].endswith(
+        "fix: use at least 480"
+    )
+    big = change("scaling.scale_out_step", 10)
+    big["scaling"]["max_instances"] = 12
+    big["static_members"] = [{"name": "s1", "ip": "198.18.5.11"}, {"name": "s2", "ip": "198.18.5.12"}]
+    assert not _model.problems({"shop": big}, settings={"max_vms_per_run": 10, "max_autoscaled_vms": "10"})
+    found = _model.problems({"shop": big}, settings={"max_vms_per_run": 10, "max_autoscaled_vms": 9})
+    assert [problem["field"] for problem in found] == ["scaling.max_instances"]
+    for bad in ({"scrape_interval": "15 s"}, {"max_vms_per_run": 0}, {"max_autoscaled_vms": True}, {"typo": 1}):
+        with pytest.raises(ValueError):
+            _model.problems({"shop": minimal()}, settings=bad)
 
 
 def test_every_problem_of_every_service_is_reported_at_once():

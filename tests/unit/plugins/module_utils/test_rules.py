@@ -34,6 +34,8 @@ def config(**monitoring):
             "ip_pool_end": "198.18.5.150",
         },
         "static_members": [{"name": "shop-01", "ip": "198.18.5.11"}, {"name": "shop-02", "ip": "198.18.5.12"}],
+        # the floor with a 15 s scrape interval is 5 min + 30 s; these tests were written for 300 s
+        "scaling": {"cooldown_seconds": 300},
     }
     if monitoring:
         base["monitoring"] = monitoring

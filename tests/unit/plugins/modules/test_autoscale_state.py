@@ -104,6 +104,29 @@ def test_lock_waits_for_the_holder_then_gives_up(run_module, dirs):
     assert refused["failed"] and "(waited 1 s)" in refused["msg"]
 
 
+def test_busy_skip_ends_a_duplicate_at_once_and_a_different_action_after_waiting(run_module, dirs):
+    lock(run_module, dirs, owner="run-1", action="scale_out", ttl=600)
+    before = state_file(dirs)
+    started = time.monotonic()
+    duplicate = lock(run_module, dirs, owner="run-2", action="scale_out", wait=30, busy="skip", cooldown_seconds=60)
+    assert not duplicate.get("failed") and not duplicate["changed"] and duplicate["acquired"] is False
+    assert time.monotonic() - started < 5  # the same action does not wait for the holder
+    assert duplicate["busy_reason"].startswith("another run of acme-web (run-1, scale_out) is acting since")
+    assert duplicate["holder"]["owner"] == "run-1" and duplicate["lock"]["owner"] == "run-1"
+    assert "suspended" in duplicate and "cooldown_remaining" in duplicate
+    assert state_file(dirs) == before  # nothing written
+
+    other = lock(run_module, dirs, owner="run-3", action="scale_in", wait=1, busy="skip")
+    assert not other.get("failed") and other["acquired"] is False and other["waited"] >= 1
+    assert "waited 1 s: this run ends here" in other["busy_reason"]
+    assert state_file(dirs) == before
+
+    free = lock(run_module, dirs, owner="run-1", state="absent")
+    assert free["changed"]
+    taken = lock(run_module, dirs, owner="run-2", action="scale_out", busy="skip")
+    assert taken["acquired"] is True and taken["busy_reason"] == "" and state_file(dirs)["lock"]["owner"] == "run-2"
+
+
 def test_lock_in_check_mode_writes_nothing(run_module, dirs):
     result = lock(run_module, dirs, owner="run-1", _ansible_check_mode=True)
     assert result["changed"] and result["lock"]["owner"] == "run-1"

@@ -1,0 +1,176 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, Dana Cloud platform team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: autoscale_vm_info
+short_description: Every VM the autoscaler made, in the whole vCenter, in one call
+version_added: 0.1.0
+description:
+  - Lists the VMs that carry the autoscaler's own mark (the advanced setting
+    C(guestinfo.vm_autoscale.role=autoscaled), set at clone time) across every folder and
+    service of the vCenter, with their service, address and power state, in one property
+    collector call (names and advanced settings only).
+  - The site-wide cap of autoscaled VMs and a service's instance count (its F5 members plus its
+    autoscaled VMs that are not members) are counted from it.
+  - Templates are left out.
+author:
+  - Dana Cloud platform team (@danacloud)
+attributes:
+  check_mode:
+    description: Reads only.
+    support: full
+  diff_mode:
+    description: Reads only.
+    support: none
+options:
+  hostname:
+    description:
+      - The vCenter host name or address.
+      - If not given, the environment variable E(VMWARE_HOST) is used.
+    type: str
+  username:
+    description:
+      - The vCenter user; read-only rights on every VM are enough.
+      - If not given, the environment variable E(VMWARE_USER) is used.
+    type: str
+    aliases: [admin, user]
+  password:
+    description:
+      - The vCenter password.
+      - If not given, the environment variable E(VMWARE_PASSWORD) is used.
+    type: str
+    aliases: [pass, pwd]
+  validate_certs:
+    description:
+      - Check the vCenter certificate. Set to V(false) only in a lab.
+      - If not given, the environment variable E(VMWARE_VALIDATE_CERTS) is used.
+    type: bool
+    default: true
+  port:
+    description:
+      - The vCenter HTTPS port.
+      - If not given, the environment variable E(VMWARE_PORT) is used.
+    type: int
+    default: 443
+  proxy_host:
+    description:
+      - A proxy that relays every HTTPS request to vCenter.
+      - If not given, the environment variable E(VMWARE_PROXY_HOST) is used.
+    type: str
+  proxy_port:
+    description:
+      - The port of O(proxy_host).
+      - If not given, the environment variable E(VMWARE_PROXY_PORT) is used.
+    type: int
+notes:
+  - The connection options are those of C(community.vmware), read by its C(vmware_argument_spec).
+requirements:
+  - pyVmomi
+"""
+
+EXAMPLES = r"""
+- name: The autoscaled VMs of every service
+  danacloud.vm_autoscale.autoscale_vm_info:
+    hostname: "{{ vcenter_hostname }}"
+    username: "{{ vcenter_username }}"
+    password: "{{ vcenter_password }}"
+  delegate_to: localhost
+  register: autoscaled
+"""
+
+RETURN = r"""
+vms:
+  description: The autoscaled VMs, sorted by name.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "acme-web-auto-0001", "service": "acme-web", "ip": "198.18.1.100",
+            "created_at": "2026-11-22T10:00:00Z", "power_state": "poweredOn", "moid": "vm-42"}]
+by_service:
+  description: How many autoscaled VMs each service has.
+  returned: always
+  type: dict
+  sample: {"acme-web": 2, "globex-api": 1}
+total:
+  description: How many autoscaled VMs the vCenter holds, all services together.
+  returned: always
+  type: int
+"""
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback
+
+try:
+    from ansible_collections.community.vmware.plugins.module_utils.vmware import PyVmomi
+    from pyVmomi import vim
+
+    HAS_PYVMOMI = True
+except ImportError:  # reported in main()
+    HAS_PYVMOMI = False
+
+PREFIX = "guestinfo.vm_autoscale."
+
+# The connection options of community.vmware (its base_argument_spec), spelled out so the
+# module's interface does not depend on that collection being importable.
+ARGUMENT_SPEC = {
+    "hostname": {"type": "str", "fallback": (env_fallback, ["VMWARE_HOST"])},
+    "username": {"type": "str", "aliases": ["user", "admin"], "fallback": (env_fallback, ["VMWARE_USER"])},
+    "password": {
+        "type": "str",
+        "aliases": ["pass", "pwd"],
+        "no_log": True,
+        "fallback": (env_fallback, ["VMWARE_PASSWORD"]),
+    },
+    "port": {"type": "int", "default": 443, "fallback": (env_fallback, ["VMWARE_PORT"])},
+    "validate_certs": {"type": "bool", "default": True, "fallback": (env_fallback, ["VMWARE_VALIDATE_CERTS"])},
+    "proxy_host": {"type": "str", "fallback": (env_fallback, ["VMWARE_PROXY_HOST"])},
+    "proxy_port": {"type": "int", "fallback": (env_fallback, ["VMWARE_PROXY_PORT"])},
+}
+
+
+def _autoscaled(objects) -> list:
+    vms = []
+    for item in objects:
+        props = {prop.name: prop.val for prop in item.propSet}
+        if props.get("config.template"):
+            continue
+        settings = {
+            option.key[len(PREFIX) :]: str(option.value)
+            for option in props.get("config.extraConfig") or []
+            if option.key.startswith(PREFIX)
+        }
+        if settings.get("role") != "autoscaled":
+            continue
+        vms.append({
+            "name": props.get("name"),
+            "service": settings.get("service", ""),
+            "ip": settings.get("ip", ""),
+            "created_at": settings.get("created_at", ""),
+            "power_state": str(props.get("runtime.powerState", "")),
+            "moid": item.obj._moId,
+        })  # fmt: skip
+    return sorted(vms, key=lambda vm: vm["name"] or "")
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    if not HAS_PYVMOMI:
+        module.fail_json(msg="autoscale_vm_info needs pyVmomi and community.vmware on the controller")
+    client = PyVmomi(module)
+    properties = ["name", "config.template", "config.extraConfig", "runtime.powerState"]
+    try:
+        objects = client.get_managed_objects_properties(vim.VirtualMachine, properties)
+    except (vim.fault.VimFault, OSError) as exc:
+        module.fail_json(msg=f"Failed to list the autoscaled VMs in vCenter {module.params['hostname']}: {exc}")
+    vms = _autoscaled(objects)
+    by_service: dict = {}
+    for vm in vms:
+        by_service[vm["service"]] = by_service.get(vm["service"], 0) + 1
+    module.exit_json(changed=False, vms=vms, by_service=by_service, total=len(vms))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""The hard cap on the blast radius, on the lab: an autoscaled VM outside the F5 pool still
+counts against max_instances, the site-wide cap counts the autoscaled VMs of every service in
+vCenter, and the per-run ceiling bounds any step. Each refusal names the limit, changes nothing
+(read back from vCenter, both F5 devices, the leases and the targets) and is recorded."""
+
+from labclient import F5_A, F5_B, f5, vm_names
+from scaling import POOL, events, members, snapshot
+
+NO_COOLDOWN = ("-e", "scale_out_respect_cooldown=false")
+
+
+def autoscaled(vsphere):
+    return sorted(name for name in vm_names(vsphere) if name.startswith("acme-web-auto-"))
+
+
+def test_a_vm_outside_the_pool_counts_and_the_site_cap_holds(run_playbook, prepared, vsphere):
+    lab = prepared
+    first = run_playbook("playbooks/scale_out.yml", "-l", "acme-web", *NO_COOLDOWN)
+    assert first.returncode == 0, first.stdout[-3000:]
+    (vm,) = autoscaled(vsphere)
+    ip = next(a["ip"] for a in events(lab)[-1]["actions"] if a["type"] == "vm-creation")
+
+    # The site-wide cap counts every service's autoscaled VMs in vCenter: with a cap of 1, the one
+    # VM there leaves no room - nothing is done, and the event says which limit.
+    before = snapshot(lab, vsphere)
+    capped = run_playbook(
+        "playbooks/scale_out.yml", "-l", "acme-web", *NO_COOLDOWN, "-e", "scale_out_max_autoscaled_vms=1"
+    )
+    assert capped.returncode == 0, capped.stdout[-3000:]
+    reason = events(lab)[-1]["reason"]
+    assert events(lab)[-1]["status"] == "skipped", events(lab)[-1]
+    assert reason.startswith("at the site-wide cap: 1 autoscaled VMs in vCenter across all services"), reason
+    assert "vm_autoscale_max_autoscaled_vms 1" in reason
+    assert snapshot(lab, vsphere) == before
+
+    # The VM leaves the pool on both devices (a crash, a failed undo, an operator): 2 members but
+    # 3 instances - a step of 3 adds one VM, up to the maximum of 4, not 3 up to 5.
+    for device in (F5_A, F5_B):
+        assert f5("DELETE", f"{POOL}/members/~Common~{ip}:80", device=device).status_code == 200
+    try:
+        second = run_playbook("playbooks/scale_out.yml", "-l", "acme-web", *NO_COOLDOWN, "-e", "scale_out_step=3")
+        assert second.returncode == 0, second.stdout[-3000:]
+        assert len(autoscaled(vsphere)) == 2 and len(members(F5_A)) == 3 and len(members(F5_B)) == 3
+        assert events(lab)[-1]["status"] == "success"
+
+        before = snapshot(lab, vsphere)
+        full = run_playbook("playbooks/scale_out.yml", "-l", "acme-web", *NO_COOLDOWN)
+        assert full.returncode == 0
+        reason = events(lab)[-1]["reason"]
+        assert events(lab)[-1]["status"] == "skipped" and reason.startswith("at max: 4 of 4 instances"), reason
+        assert f"outside the F5 pool count too: {vm}" in reason
+        assert snapshot(lab, vsphere) == before
+    finally:  # back in the pool for the cleanup
+        for device in (F5_A, F5_B):
+            f5("POST", f"{POOL}/members", device=device, json={"name": f"{ip}:80", "address": ip})
