@@ -145,9 +145,10 @@ def _up_inside(paths: Paths) -> int:
                 "vault_vcenter_username": plan.vsphere["username"],
                 "vault_f5_username": plan.f5["username"],
                 "vault_jenkins_username": plan.jenkins["username"],
+                "vault_plg_username": plan.plg["username"],
             },
         )
-        files = plg.write_configs(plan, paths, plg_cert)
+        files = plg.write_configs(plan, paths, plg_cert, secrets["plg_password"])
 
         components = []
 
@@ -161,7 +162,7 @@ def _up_inside(paths: Paths) -> int:
         mark = time.monotonic()
         seeded = vcsim.seed(plan, paths, secrets["vcenter_password"])
         timings["vcsim_seed_s"] = round(time.monotonic() - mark, 2)
-        for daemon in plg.daemons(plan, paths, files):
+        for daemon in plg.daemons(plan, paths, files, secrets["plg_password"]):
             start(daemon)
         start(emulators.f5_daemon(plan, paths, f5_cert, secrets["f5_password"]))
         mark = time.monotonic()

@@ -96,18 +96,21 @@ def jenkins_daemon(plan: Plan, paths: Paths, cert: ServerCert, password_file: Pa
         else f"https://{jenkins['address']}/"
     )
     # A build runs with what a Jenkins agent of the lab has: the lab's client environment, the
-    # site's inventory and Alertmanager (global properties of a real Jenkins). The vault password
-    # is not in it: pipelines get it, and the vCenter and F5 accounts, from Jenkins's credentials.
-    build_env = {k: v for k, v in client_environment(paths).items() if k != "ANSIBLE_VAULT_PASSWORD_FILE"}
+    # site's inventory and Alertmanager (global properties of a real Jenkins). No vault password is
+    # in it: pipelines get the runtime one (never the admin one), and the vCenter, F5 and PLG
+    # accounts, from Jenkins's credentials (docs/security.md).
+    build_env = {k: v for k, v in client_environment(paths).items() if not k.startswith("ANSIBLE_VAULT")}
     plg = plan.raw["infrastructure"]["plg"]
     build_env["VM_AUTOSCALE_INVENTORY"] = "inventories/lab"
     build_env["VM_AUTOSCALE_ALERTMANAGER_URL"] = f"https://{plg['address']}:{plg['alertmanager_port']}"
     credentials = {
-        "vm-autoscale-vault-password": {"type": "file", "path": str(paths.vault_password_file)},
+        "vm-autoscale-vault-password": {"type": "file", "path": str(paths.vault_password_file("runtime"))},
         "vm-autoscale-vcenter": {"type": "usernamePassword", "username": plan.vsphere["username"],
                                  "password_file": str(paths.secrets / "vcenter_password")},
         "vm-autoscale-f5": {"type": "usernamePassword", "username": plan.f5["username"],
                             "password_file": str(paths.secrets / "f5_password")},
+        "vm-autoscale-plg": {"type": "usernamePassword", "username": plan.plg["username"],
+                             "password_file": str(paths.secrets / "plg_password")},
     }  # fmt: skip
     config = _write_config(paths, "jenkins", {
         "url": url,

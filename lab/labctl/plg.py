@@ -2,8 +2,12 @@
 
 Each daemon has its own data folder under the lab state, listens on the PLG host's lab address
 only, has --web.external-url set (or payload links would name this machine), and serves HTTPS
-with a certificate of the lab CA. The configurations written here are the operator's starting
-point; the collection's roles manage the autoscaling parts of them later.
+with a certificate of the lab CA. Prometheus's and Alertmanager's APIs (query, posting alerts,
+reload, even readiness) also need basic auth, as docs/security.md asks of a real PLG host: their
+web configuration holds the bcrypt hash of the user's generated password; Prometheus sends the
+password (from its file) to Alertmanager and to its own scrape. The configurations written here
+are the operator's starting point; the collection's roles manage the autoscaling parts of them
+later.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import bcrypt
 import yaml
 
 from . import https
@@ -46,6 +51,7 @@ def prometheus_config(plan: Plan, paths: Paths) -> dict:
     plg = plan.plg
     ca = str(paths.pki / "ca.pem")
     tls = {"ca_file": ca}
+    auth = {"username": plg["username"], "password_file": str(paths.secrets / "plg_password")}
     prom_dir = paths.plg / "prometheus"
     return {
         "global": {
@@ -58,6 +64,7 @@ def prometheus_config(plan: Plan, paths: Paths) -> dict:
                 {
                     "scheme": "https",
                     "tls_config": tls,
+                    "basic_auth": auth,
                     "static_configs": [{"targets": [f"{plg['address']}:{plg['alertmanager_port']}"]}],
                 }
             ]
@@ -68,6 +75,7 @@ def prometheus_config(plan: Plan, paths: Paths) -> dict:
                 "job_name": "prometheus",
                 "scheme": "https",
                 "tls_config": tls,
+                "basic_auth": auth,
                 "static_configs": [{"targets": [f"{plg['address']}:{plg['prometheus_port']}"]}],
             },
             {
@@ -95,7 +103,7 @@ def alertmanager_config() -> dict:
     }
 
 
-def write_configs(plan: Plan, paths: Paths, cert: ServerCert) -> dict[str, Path]:
+def write_configs(plan: Plan, paths: Paths, cert: ServerCert, password_file: Path) -> dict[str, Path]:
     prom_dir = paths.plg / "prometheus"
     am_dir = paths.plg / "alertmanager"
     textfile = paths.statehost / "textfile"
@@ -103,8 +111,12 @@ def write_configs(plan: Plan, paths: Paths, cert: ServerCert) -> dict[str, Path]
         folder.mkdir(parents=True, exist_ok=True)
     (paths.statehost / "vm_autoscale").mkdir(parents=True, exist_ok=True)
 
-    web_config = paths.plg / "web-config.yml"
-    _dump(web_config, {"tls_server_config": {"cert_file": str(cert.cert), "key_file": str(cert.key)}})
+    tls = {"cert_file": str(cert.cert), "key_file": str(cert.key)}
+    hashed = bcrypt.hashpw(password_file.read_text().strip().encode(), bcrypt.gensalt(rounds=10)).decode()
+    web_config = paths.plg / "web-config.yml"  # Prometheus and Alertmanager: TLS and basic auth
+    _dump(web_config, {"tls_server_config": tls, "basic_auth_users": {plan.plg["username"]: hashed}})
+    node_web_config = paths.plg / "node-web-config.yml"  # node_exporter: TLS (it serves metrics only)
+    _dump(node_web_config, {"tls_server_config": tls})
     prometheus_yml = prom_dir / "prometheus.yml"
     _dump(prometheus_yml, prometheus_config(plan, paths))
     # The operator's own configuration, which the prometheus_autoscale role renders prometheus.yml
@@ -115,19 +127,21 @@ def write_configs(plan: Plan, paths: Paths, cert: ServerCert) -> dict[str, Path]
     _dump(am_dir / "base.yml", alertmanager_config())  # read by the lab inventory, as base.yml above
 
     _check([PROMTOOL, "check", "config", str(prometheus_yml)])
-    _check([PROMTOOL, "check", "web-config", str(web_config)])
+    _check([PROMTOOL, "check", "web-config", str(web_config), str(node_web_config)])
     _check([AMTOOL, "check-config", str(alertmanager_yml)])
     return {
         "web_config": web_config,
+        "node_web_config": node_web_config,
         "prometheus": prometheus_yml,
         "alertmanager": alertmanager_yml,
         "textfile": textfile,
     }
 
 
-def daemons(plan: Plan, paths: Paths, files: dict[str, Path]) -> list[Daemon]:
+def daemons(plan: Plan, paths: Paths, files: dict[str, Path], password_file: Path) -> list[Daemon]:
     plg = plan.plg
     ca = paths.pki / "ca.pem"
+    auth = https.basic_auth(plg["username"], password_file.read_text().strip())
     address = plg["address"]
     prom = f"{address}:{plg['prometheus_port']}"
     am = f"{address}:{plg['alertmanager_port']}"
@@ -139,7 +153,7 @@ def daemons(plan: Plan, paths: Paths, files: dict[str, Path]) -> list[Daemon]:
             argv=[
                 NODE_EXPORTER,
                 f"--web.listen-address={node}",
-                web,
+                f"--web.config.file={files['node_web_config']}",
                 "--collector.disable-defaults",
                 "--collector.cpu",
                 "--collector.meminfo",
@@ -161,7 +175,7 @@ def daemons(plan: Plan, paths: Paths, files: dict[str, Path]) -> list[Daemon]:
                 "--cluster.listen-address=",
                 web,
             ],
-            ready=lambda: https.is_ok(f"https://{am}/-/ready", ca),
+            ready=lambda: https.is_ok(f"https://{am}/-/ready", ca, auth),
             describe=f"https://{am}/",
         ),
         Daemon(
@@ -176,7 +190,7 @@ def daemons(plan: Plan, paths: Paths, files: dict[str, Path]) -> list[Daemon]:
                 "--web.enable-lifecycle",
                 web,
             ],
-            ready=lambda: https.is_ok(f"https://{prom}/-/ready", ca),
+            ready=lambda: https.is_ok(f"https://{prom}/-/ready", ca, auth),
             describe=f"https://{prom}/ (rules: {paths.plg / 'prometheus' / 'rules'}, "
             f"file_sd: {paths.plg / 'prometheus' / 'file_sd'})",
         ),

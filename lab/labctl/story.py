@@ -82,6 +82,7 @@ class Observer:
         self.devices = {d["name"]: f"https://{d['address']}" for d in self.plan.f5["devices"]}
         self._f5_auth = (self.plan.f5["username"], self._secret("f5_password"))
         self._jenkins_auth = (self.plan.jenkins["username"], self._secret("jenkins_api_token"))
+        self._plg_auth = (self.plan.plg["username"], self._secret("plg_password"))
         self._si = vcsim.connect(self.plan, self.paths, self.paths.secrets / "vcenter_password")
         self._finished: dict[str, dict[int, dict]] = {}
         self.services = {s.name: s for s in self.plan.services}
@@ -100,7 +101,7 @@ class Observer:
 
     def query(self, expr: str) -> dict[str, float]:
         """An instant query's values by their ``service`` label."""
-        answer = self._get(f"{self.prometheus}/api/v1/query", params={"query": expr})
+        answer = self._get(f"{self.prometheus}/api/v1/query", params={"query": expr}, auth=self._plg_auth)
         return {r["metric"].get("service", ""): float(r["value"][1]) for r in answer["data"]["result"]}
 
     def console(self, job: str, number: int) -> str:
@@ -151,7 +152,7 @@ class Observer:
 
     def look(self, last: dict[str, ServiceView] | None = None) -> dict[str, ServiceView]:
         """Every service's view now; while Jenkins does not answer, its builds as ``last`` saw them."""
-        alerts = self._get(f"{self.prometheus}/api/v1/alerts")["data"]["alerts"]
+        alerts = self._get(f"{self.prometheus}/api/v1/alerts", auth=self._plg_auth)["data"]["alerts"]
         cpu = self.query("vm_autoscale:cpu_percent")
         vms = self._vms()
         views = {}

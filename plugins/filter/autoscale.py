@@ -83,6 +83,12 @@ def autoscale_token_files(names: list, tokens: list, secrets_dir: str) -> list:
         raise AnsibleFilterError(str(exc)) from exc
 
 
+def autoscale_token_problems(tokens: dict, scope: list | None = None) -> list:
+    if not isinstance(tokens, dict):
+        raise AnsibleFilterError("autoscale_token_problems: expects a mapping of service name to its webhook token")
+    return _monitoring.token_problems(_plain(tokens), None if scope is None else _plain(list(scope)))
+
+
 def autoscale_jenkins_jobs(names: list, configs: list, tokens: list, enabled: bool = True) -> list:
     try:
         return _model.jenkins_jobs(_plain(list(names)), _plain(list(configs)), list(tokens), bool(enabled))
@@ -218,6 +224,7 @@ class FilterModule:
             "autoscale_alertmanager_config": autoscale_alertmanager_config,
             "autoscale_monitoring_files": autoscale_monitoring_files,
             "autoscale_token_files": autoscale_token_files,
+            "autoscale_token_problems": autoscale_token_problems,
             "autoscale_jenkins_jobs": autoscale_jenkins_jobs,
             "autoscale_event_table": autoscale_event_table,
             "autoscale_removable_vms": autoscale_removable_vms,

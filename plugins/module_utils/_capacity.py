@@ -31,7 +31,8 @@ def scale_out_count(
     ``members`` are the pool's member names (``ip:port``); ``autoscaled`` the autoscaled VMs of
     every service in vCenter (``{name, service, ip}``); ``limits`` has ``step``,
     ``max_instances``, ``max_vms_per_run`` and ``max_autoscaled_vms``. Returns ``instances``,
-    ``outside_pool`` (names), ``site_autoscaled``, ``count`` and ``reason`` (why ``count`` is 0).
+    ``outside_pool`` (names), ``site_autoscaled``, ``count``, ``reason`` (why ``count`` is 0) and
+    ``limit`` (the limit that made it 0: ``max_instances`` or ``site_cap``, else empty).
     """
     step = _positive("step", limits["step"])
     maximum = _positive("max_instances", limits["max_instances"])
@@ -43,8 +44,9 @@ def scale_out_count(
     instances = len(members) + len(outside)
     site = len(autoscaled)
     count = max(0, min(step, per_run, maximum - instances, cap - site))
-    reason = ""
+    reason, limit = "", ""
     if count < 1 and instances >= maximum:
+        limit = "max_instances"
         reason = f"at max: {instances} of {maximum} instances"
         if outside:
             reason += (
@@ -52,8 +54,16 @@ def scale_out_count(
                 " playbooks/reconcile.yml puts them back or removes them)"
             )
     elif count < 1:
+        limit = "site_cap"
         reason = (
             f"at the site-wide cap: {site} autoscaled VMs in vCenter across all services, of "
             f"vm_autoscale_max_autoscaled_vms {cap} (raise it, or scale other services in)"
         )
-    return {"instances": instances, "outside_pool": outside, "site_autoscaled": site, "count": count, "reason": reason}
+    return {
+        "instances": instances,
+        "outside_pool": outside,
+        "site_autoscaled": site,
+        "count": count,
+        "reason": reason,
+        "limit": limit,
+    }

@@ -21,6 +21,7 @@ IP_KEY = "guestinfo.vm_autoscale.ip"
 # Every kind of drift, what it means and what the fix does (docs/reconcile.md lists the same).
 KINDS = {
     "orphan_vm": "a VM the autoscaler made that has no lease and is in no pool",
+    "above_max": "a leased autoscaled VM in no pool that would take the service above its maximum",
     "vm_without_lease": "an autoscaled VM serving in the pool whose address has no lease",
     "lease_mismatch": "an autoscaled VM whose lease is for another address than its own",
     "vm_not_in_pool": "a leased autoscaled VM missing from the pool on some device",
@@ -100,10 +101,29 @@ def find_drift(
     def on_devices(ip):
         return [d for d in devices if ip in held[d]]
 
+    # Reconcile never takes a service above its maximum: the instances are the static members and
+    # every autoscaled VM kept; leased VMs in no pool beyond the maximum go, newest first.
+    maximum = (config.get("scaling") or {}).get("max_instances")
+    leased_outside = sorted(
+        (name for name, ip in vms.items() if not on_devices(ip) and (lease_by_owner.get(name) or {}).get("ip") == ip),
+        reverse=True,
+    )
+    keepable = len(static) + sum(
+        1 for name, ip in vms.items() if on_devices(ip) or (lease_by_owner.get(name) or {}).get("ip") == ip
+    )
+    above = set(leased_outside[: max(0, keepable - int(maximum))] if maximum is not None else [])
+
     orphans, kept = set(), {}
     for name, ip in sorted(vms.items()):
         lease = lease_by_owner.get(name)
         serving = on_devices(ip)
+        if name in above:
+            report("above_max", name, f"{name} ({ip}) is in no pool; putting it back would take the service to "
+                   f"{keepable} of max {maximum} instances", "delete the VM and release its lease", ip=ip)  # fmt: skip
+            plan["delete_vms"].append(name)
+            plan["release_leases"].append(ip)
+            orphans.add(name)
+            continue
         if lease is not None and lease["ip"] != ip:
             report("lease_mismatch", name, f"{name} has {ip}; its lease is for {lease['ip']}",
                    f"release the lease of {lease['ip']}", ip=lease["ip"])  # fmt: skip

@@ -1,6 +1,7 @@
 # Copyright: (c) 2026, Dana Cloud platform team
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A small Jenkins REST client (jobs and their config.xml), shared by the collection's modules.
+"""A small Jenkins REST client (jobs and their config.xml, and Secret text credentials of the
+global credentials store), shared by the collection's modules.
 Private to the collection.
 
 Basic auth with a user and an API token on every request; a CSRF crumb fetched once and sent
@@ -11,6 +12,7 @@ sent); errors turned into plain words that name Jenkins's answer.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import xml.etree.ElementTree as ET
 from http.cookiejar import CookieJar
@@ -143,10 +145,55 @@ class Jenkins:
     def delete(self, name: str) -> None:
         self._checked("POST", f"{job_path(name)}/doDelete")
 
+    # The global credentials store (the credentials plugin's REST API).
+    def credential(self, credential_id: str) -> dict | None:
+        """A credential's JSON (id, description, typeName; never its secret), or None."""
+        path = f"{STORE}/credential/{quote(credential_id, safe='')}/api/json"
+        status, body = self._call("GET", path)
+        if status == 404:
+            return None
+        if status != 200:
+            raise self._error("GET", path, status, body)
+        return json.loads(body)
+
+    def create_credential(self, config: str) -> None:
+        self._checked("POST", f"{STORE}/createCredentials", config, "application/xml; charset=utf-8")
+
+    def update_credential(self, credential_id: str, config: str) -> None:
+        path = f"{STORE}/credential/{quote(credential_id, safe='')}/config.xml"
+        self._checked("POST", path, config, "application/xml; charset=utf-8")
+
+    def delete_credential(self, credential_id: str) -> None:
+        self._checked("POST", f"{STORE}/credential/{quote(credential_id, safe='')}/doDelete", ok=(200, 302))
+
 
 # --- the job's config.xml ----------------------------------------------------------------
 
 GWT = "org.jenkinsci.plugins.gwt"
+STORE = "/credentials/store/system/domain/_"
+
+
+def token_credential_id(service: str) -> str:
+    """The id of the Secret text credential that holds a service's webhook token."""
+    return f"vm-autoscale-webhook-{service}"
+
+
+def token_description(service: str, token: str) -> str:
+    """The credential's description. It carries a short SHA-256 of the token: Jenkins never gives a
+    secret back, and this says whether the stored one is the wanted one (a rotated token differs)."""
+    digest = hashlib.sha256(token.encode()).hexdigest()[:16]
+    return f"Generic Webhook Trigger token of {service} (danacloud.vm_autoscale; sha256 {digest})"
+
+
+def secret_text_xml(credential_id: str, description: str, secret: str) -> str:
+    """A Secret text credential (plain-credentials' StringCredentialsImpl) as the store takes it."""
+    root = ET.Element("org.jenkinsci.plugins.plaincredentials.impl.StringCredentialsImpl")
+    _sub(root, "scope", "GLOBAL")
+    _sub(root, "id", credential_id)
+    _sub(root, "description", description)
+    _sub(root, "secret", secret)
+    return ET.tostring(root, encoding="unicode")
+
 
 # What the Generic Webhook Trigger extracts from an Alertmanager notification (JSONPath), as the
 # build's environment: the Jenkinsfile reads these names.
@@ -171,7 +218,8 @@ def _sub(parent: ET.Element, tag: str, text=None, **attrs) -> ET.Element:
 def pipeline_job_xml(spec: dict) -> str:
     """config.xml of a service's pipeline job.
 
-    ``spec``: service, description, disabled, token, keep_builds, and ``pipeline``: either
+    ``spec``: service, description, disabled, token_credential_id (the credential holding the
+    webhook token: config.xml never holds the token itself), keep_builds, and ``pipeline``: either
     ``{scm_url, branch, credentials_id, script_path}`` (Jenkinsfile from Git) or ``{script}``.
     The trigger lets only firing notifications of the job's own service through.
     """
@@ -211,8 +259,8 @@ def pipeline_job_xml(spec: dict) -> str:
     _sub(trigger, "printPostContent", "false")
     _sub(trigger, "printContributedVariables", "false")
     _sub(trigger, "causeString", f"Alertmanager: $AM_ALERTNAME ($AM_STATUS) for {spec['service']}")
-    _sub(trigger, "token", spec["token"])
-    _sub(trigger, "tokenCredentialId", "")
+    _sub(trigger, "token", "")
+    _sub(trigger, "tokenCredentialId", spec["token_credential_id"])
     _sub(trigger, "silentResponse", "false")
     _sub(trigger, "overrideQuietPeriod", "false")
     _sub(trigger, "shouldNotFlattern", "true")

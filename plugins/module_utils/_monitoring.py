@@ -10,6 +10,7 @@ file and service (which costs seconds per service).
 from __future__ import annotations
 
 import json
+import re
 
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _model, _prometheus, _rules
 
@@ -82,8 +83,51 @@ def monitoring_files(services: dict, all_services: list, settings: dict) -> dict
     }
 
 
+# A webhook token goes into an Authorization: Bearer header (Alertmanager) and a Jenkins
+# credential: long enough not to be guessed, and only characters a header carries unquoted.
+TOKEN = re.compile(r"\A[A-Za-z0-9._~+/=-]{16,256}\Z")
+
+
+def token_problems(tokens: dict, scope: list | None = None) -> list:
+    """What is wrong with the services' webhook tokens (``{service: token}``), never showing one.
+
+    A token that is not 16-256 header-safe characters, and one token shared by several services (a
+    leak of it would start every one of their pipelines), are problems; a service without a token
+    (no pipeline) is not. Each problem is ``{service, related, field, message, in_scope}`` as
+    ``_model.problems`` returns them.
+    """
+    found, holders = [], {}
+    for name in sorted(tokens):
+        token = tokens[name]
+        if token is None or token == "":
+            continue
+        if not isinstance(token, str) or not TOKEN.match(token):
+            found.append({"service": name, "related": [], "field": "jenkins_webhook_token", "message": (
+                f"service {name}: jenkins_webhook_token must be 16 to 256 letters, digits or ._~+/=- (it is sent"
+                f" as a bearer token); set it from the vault (vault_jenkins_webhook_tokens['{name}'])")})  # fmt: skip
+            continue
+        holders.setdefault(token, []).append(name)
+    for names in holders.values():
+        if len(names) > 1:
+            message = (
+                f"services {', '.join(names)} share one jenkins_webhook_token: give each service its own (a"
+                " leaked token would start all their pipelines); generate one per service into the vault"
+            )
+            found.append(
+                {"service": names[0], "related": names[1:], "field": "jenkins_webhook_token", "message": message}
+            )
+    for problem in found:
+        involved = [problem["service"], *problem["related"]]
+        problem["in_scope"] = scope is None or any(name in scope for name in involved)
+    return found
+
+
 def token_files(names: list, tokens: list, secrets_dir: str) -> list:
-    """One 0600 token file per service; ValueError naming a service whose token is too short."""
+    """One 0600 token file per service; ValueError naming a service whose token is too short,
+    or the services that share one."""
+    shared = [p for p in token_problems(dict(zip(names, tokens))) if p["related"]]
+    if shared:
+        raise ValueError(shared[0]["message"])
     files = []
     for name, token in zip(names, tokens):
         if not isinstance(token, str) or len(token) < 16:

@@ -152,6 +152,21 @@ def service_rules(service: str, config: dict, settings: dict) -> list:
             },
         },
         {
+            "alert": "VmAutoscaleSiteCapReached",
+            "expr": (
+                f'sum by (service) (increase(vm_autoscale_refusals_total{{{one},limit="site_cap"}}'
+                f"[{settings['failed_window']}])) > 0"
+            ),
+            "labels": {**operator, "severity": "critical"},
+            "annotations": {
+                "summary": f"{service}: a scale-out was refused at the site-wide cap of autoscaled VMs",
+                "description": (
+                    "The site's autoscaled VMs (all services) reached vm_autoscale_max_autoscaled_vms: raise it"
+                    " if the load is real, or find the service that runs away."
+                ),
+            },
+        },
+        {
             "alert": "VmAutoscaleMetricsMissing",
             "expr": f"absent(vm_autoscale_enabled{{{one}}})",
             "for": settings["metrics_missing_for"],

@@ -46,6 +46,9 @@ RESULTS = ("success", "failed", "skipped")
 # asked no valid action (refused, resolved, another service's), recorded with its reason.
 RECORDED_ACTIONS = (*ACTIONS, "reconcile", "notification")
 EVENT_ACTIONS = (*RECORDED_ACTIONS, "breaker_reset")
+# The blast-radius limits a skipped scale-out may name (event key "limit"), each counted in
+# refusals_total and exported as vm_autoscale_refusals_total (the VmAutoscaleSiteCapReached alert).
+LIMITS = ("max_instances", "site_cap")
 EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
 
 
@@ -94,6 +97,7 @@ def empty_state(service: str) -> dict:
         "suspended_at": None,
         "suspended_reason": None,
         "actions_total": {action: dict.fromkeys(RESULTS, 0) for action in ACTIONS},
+        "refusals_total": dict.fromkeys(LIMITS, 0),
         "instances": None,
         "recent_event_ids": [],
         "updated_at": None,
@@ -142,6 +146,11 @@ def validate_state(data: Any, service: str) -> None:
         for action in ACTIONS
     ):
         raise StateError("actions_total must hold a count per action (scale_out, scale_in) and result")
+    refusals = data.get("refusals_total", {})  # absent from documents of earlier releases
+    if not isinstance(refusals, dict) or any(
+        not isinstance(count, int) or isinstance(count, bool) or count < 0 for count in refusals.values()
+    ):
+        raise StateError("refusals_total must hold a count per limit (max_instances, site_cap)")
     recent = data.get("recent_event_ids", [])
     if not isinstance(recent, list) or not all(isinstance(item, str) for item in recent):
         raise StateError("recent_event_ids must be a list of event ids")
@@ -188,6 +197,13 @@ def metrics_text(state: dict) -> str:
         for result in RESULTS:
             count = int(state["actions_total"][action][result])
             lines.append(f'vm_autoscale_actions_total{{{one},action="{action}",result="{result}"}} {count}')
+    lines += [
+        "# HELP vm_autoscale_refusals_total Scale-outs refused by a blast-radius limit, by limit.",
+        "# TYPE vm_autoscale_refusals_total counter",
+    ]
+    refusals = state.get("refusals_total") or {}
+    for limit in LIMITS:
+        lines.append(f'vm_autoscale_refusals_total{{{one},limit="{limit}"}} {int(refusals.get(limit, 0))}')
     return "\n".join(lines) + "\n"
 
 
@@ -395,6 +411,9 @@ def record(event: dict, instances: int | None, breaker_threshold: int, now: floa
             state["actions_total"][action][status] += 1
             if status == "success":
                 state["last_scale"][action] = format_time(now)
+        if status == "skipped" and event.get("limit") in LIMITS:
+            refusals = state.setdefault("refusals_total", dict.fromkeys(LIMITS, 0))
+            refusals[event["limit"]] = refusals.get(event["limit"], 0) + 1
         opened = False
         if action == "scale_out" and status == "failed":
             state["consecutive_failures"] += 1

@@ -45,6 +45,8 @@ options:
       - Other keys are kept as given, for example C(trigger), C(alert), C(fingerprint),
         C(actions) (a list of C({type, vm, ip, pool, member})), C(duration_seconds), C(step) and
         C(reason) (of a failure), C(run). C(timestamp) and C(service) are set by the module.
+      - C(limit) on a skipped event names the blast-radius limit that refused it (V(max_instances)
+        or V(site_cap)); it is counted in the C(vm_autoscale_refusals_total) metric.
     type: dict
     required: true
   instances:
@@ -151,6 +153,10 @@ def main() -> None:
         )
     if event.get("status") not in _state.RESULTS:
         module.fail_json(msg=f"event.status is {event.get('status')!r}, expected one of {', '.join(_state.RESULTS)}")
+    if event.get("limit") not in (None, "", *_state.LIMITS):
+        module.fail_json(msg=f"event.limit is {event.get('limit')!r}, expected one of {', '.join(_state.LIMITS)}")
+    if not event.get("limit"):
+        event.pop("limit", None)
     if not event.get("id"):
         event["id"] = _state.new_event_id(now)
     event["id"] = str(event["id"])

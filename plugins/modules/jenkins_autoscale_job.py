@@ -15,6 +15,11 @@ description:
     that scale-outs of different services run at once and never mix.
   - The job runs the collection's C(jenkins/Jenkinsfile), from Git (O(pipeline.scm_url)) or
     inline (O(pipeline.script)). It has a Generic Webhook Trigger with the service's O(token).
+  - The token is kept in Jenkins's global credentials store, as the Secret text credential
+    C(vm-autoscale-webhook-<service>), and the trigger names it (C(tokenCredentialId)), so the
+    job's config.xml never holds the token. The credential's description carries a short
+    SHA-256 of the token, so that a changed (rotated) token updates it and an unchanged one
+    does not. It is made before the job and deleted after it.
     The trigger extracts the notification's status, service, action, alert name, fingerprint,
     start time and whole body as the build's environment (C(AM_STATUS), C(AM_SERVICE),
     C(AM_ACTION), C(AM_ALERTNAME), C(AM_FINGERPRINT), C(AM_STARTS_AT), C(AM_PAYLOAD)). A filter
@@ -214,10 +219,14 @@ operation:
   description: What was done, V(created), V(updated), V(deleted) or V(none).
   returned: with O(service)
   type: str
+credential:
+  description: What was done to the credential holding the token, V(created), V(updated), V(deleted) or V(none).
+  returned: with O(service)
+  type: str
 jobs:
   description:
     - With O(jobs), each job's result in the order given - C(service), C(name), C(enabled),
-      C(operation), C(changed) and, when present, C(job_url). On a failure, the jobs done before it.
+      C(operation), C(credential), C(changed) and, when present, C(job_url). On a failure, the jobs done before it.
   returned: with O(jobs)
   type: list
   elements: dict
@@ -248,7 +257,7 @@ def _spec(job: dict, common: dict) -> dict:
         or f"Autoscaling of {job['service']}: scale-out and scale-in driven by its Prometheus alerts "
         "(danacloud.vm_autoscale; managed by Ansible - changes made here are overwritten).",
         "disabled": not job["enabled"],
-        "token": job["token"],
+        "token_credential_id": _jenkins.token_credential_id(job["service"]),
         "keep_builds": common["keep_builds"],
         "pipeline": common["pipeline"] or {},
     }
@@ -310,6 +319,29 @@ class _Lookup:
         self.listing = None
 
 
+def _token_credential(client, module, job: dict) -> str:
+    """Make the credential that holds the job's webhook token as wanted (present with the token,
+    or absent); what was done: created, updated, deleted or none."""
+    credential_id = _jenkins.token_credential_id(job["service"])
+    found = client.credential(credential_id)
+    if job["state"] == "absent":
+        if found is None:
+            return "none"
+        if not module.check_mode:
+            client.delete_credential(credential_id)
+        return "deleted"
+    description = _jenkins.token_description(job["service"], job["token"])
+    if found is not None and found.get("description") == description:
+        return "none"
+    if not module.check_mode:
+        config = _jenkins.secret_text_xml(credential_id, description, job["token"])
+        if found is None:
+            client.create_credential(config)
+        else:
+            client.update_credential(credential_id, config)
+    return "created" if found is None else "updated"
+
+
 def _apply(client, lookup, module, job: dict, *, params: dict, url: str) -> dict:
     """Make one job as wanted; its result (with its diff when asked)."""
     name = job["name"]
@@ -323,7 +355,13 @@ def _apply(client, lookup, module, job: dict, *, params: dict, url: str) -> dict
             if not module.check_mode:
                 client.delete(name)
                 lookup.changed()
+        # the job first: a job whose credential is gone would take token-less calls
+        result["credential"] = _token_credential(client, module, job)
+        result["changed"] = result["changed"] or result["credential"] != "none"
     else:
+        # the credential first: the job never names a credential that does not exist
+        result["credential"] = _token_credential(client, module, job)
+        result["changed"] = result["credential"] != "none"
         after = _jenkins.pipeline_job_xml(_spec(job, params))
         if before is None:
             result.update(changed=True, operation="created")

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import requests
 from labctl import emulators
 from labctl.httpd import control
+from labctl.plan import load_plan
 from labctl.state import default_paths
 from labctl.vcsim import vm_names
 
@@ -37,6 +38,17 @@ def f5(method: str, path: str, device: str = F5_A, **kwargs) -> requests.Respons
     )
 
 
+def plg_auth() -> tuple[str, str]:
+    """Prometheus's and Alertmanager's API user of this lab run (basic auth, lab/labctl/plg.py)."""
+    return load_plan().plg["username"], secret("plg_password")
+
+
+def plg(method: str, url: str, **kwargs) -> requests.Response:
+    """A call to Prometheus or Alertmanager (``url`` under PROMETHEUS or ALERTMANAGER), authenticated."""
+    kwargs.setdefault("auth", plg_auth())
+    return requests.request(method, url, verify=ca(), timeout=kwargs.pop("timeout", 10), **kwargs)
+
+
 def jenkins(method: str, path: str, **kwargs) -> requests.Response:
     kwargs.setdefault("auth", ("automation", secret("jenkins_api_token")))
     return requests.request(method, f"{JENKINS}{path}", verify=ca(), timeout=10, **kwargs)
@@ -60,7 +72,7 @@ def wait_for(predicate, timeout: float = 30.0, what: str = "condition", interval
 
 def prometheus_value(expr: str) -> float | None:
     """The value of an instant query with one result (None when it has none)."""
-    answer = requests.get(f"{PROMETHEUS}/api/v1/query", params={"query": expr}, verify=ca(), timeout=10).json()
+    answer = plg("GET", f"{PROMETHEUS}/api/v1/query", params={"query": expr}).json()
     assert answer["status"] == "success", f"{expr}: {answer.get('error')}"
     results = answer["data"]["result"]
     assert len(results) <= 1, f"{expr}: {len(results)} series"
@@ -69,7 +81,7 @@ def prometheus_value(expr: str) -> float | None:
 
 def prometheus_alerts(alertname: str) -> list:
     """Prometheus's alerts of that name (pending and firing), with their labels and state."""
-    answer = requests.get(f"{PROMETHEUS}/api/v1/alerts", verify=ca(), timeout=10).json()
+    answer = plg("GET", f"{PROMETHEUS}/api/v1/alerts").json()
     return [alert for alert in answer["data"]["alerts"] if alert["labels"].get("alertname") == alertname]
 
 
@@ -98,7 +110,7 @@ def firing_alert(name: str, labels: dict):
     path.write_text(json.dumps(group))  # JSON is YAML
 
     def reload():
-        answer = requests.post(f"{PROMETHEUS}/-/reload", verify=ca(), timeout=30)
+        answer = plg("POST", f"{PROMETHEUS}/-/reload", timeout=30)
         assert answer.status_code == 200, answer.text
 
     def firing():

@@ -1,9 +1,6 @@
 """alert_rule against the lab's real Prometheus: what it writes is what Prometheus loads."""
 
-import json
-import urllib.request
-
-from labclient import PROMETHEUS
+from labclient import PROMETHEUS, plg
 
 PLAYBOOK = """
 - name: Manage a rule group on the PLG host and reload Prometheus when it changes
@@ -31,14 +28,16 @@ PLAYBOOK = """
       ansible.builtin.uri:
         url: "{{ plg_prometheus_url }}/-/reload"
         method: POST
+        url_username: "{{ plg_username }}"
+        url_password: "{{ plg_password }}"
+        force_basic_auth: true
         ca_path: "{{ vm_autoscale_ca_path }}"
         status_code: 200
 """
 
 
 def loaded_groups(lab):
-    with urllib.request.urlopen(f"{PROMETHEUS}/api/v1/rules", context=lab.ssl_context(), timeout=10) as response:
-        return {group["name"]: group for group in json.load(response)["data"]["groups"]}
+    return {group["name"]: group for group in plg("GET", f"{PROMETHEUS}/api/v1/rules").json()["data"]["groups"]}
 
 
 def test_written_group_is_loaded_updated_and_removed(run_playbook, lab):

@@ -1,10 +1,16 @@
 """The hard cap on the blast radius, on the lab: an autoscaled VM outside the F5 pool still
 counts against max_instances, the site-wide cap counts the autoscaled VMs of every service in
 vCenter, and the per-run ceiling bounds any step. Each refusal names the limit, changes nothing
-(read back from vCenter, both F5 devices, the leases and the targets) and is recorded."""
+(read back from vCenter, both F5 devices, the leases and the targets) and is recorded. Reconcile
+never puts a service above its maximum."""
 
+from pathlib import Path
+
+import yaml
 from labclient import F5_A, F5_B, f5, vm_names
-from scaling import POOL, events, members, snapshot
+from scaling import POOL, events, leases, members, snapshot, targets
+
+REPO = Path(__file__).resolve().parents[2]
 
 NO_COOLDOWN = ("-e", "scale_out_respect_cooldown=false")
 
@@ -53,3 +59,32 @@ def test_a_vm_outside_the_pool_counts_and_the_site_cap_holds(run_playbook, prepa
     finally:  # back in the pool for the cleanup
         for device in (F5_A, F5_B):
             f5("POST", f"{POOL}/members", device=device, json={"name": f"{ip}:80", "address": ip})
+
+
+def test_reconcile_never_takes_the_service_above_its_maximum(run_playbook, prepared, vsphere, tmp_path):
+    lab = prepared
+    run = run_playbook("playbooks/scale_out.yml", "-l", "acme-web", *NO_COOLDOWN, "-e", "scale_out_step=2")
+    assert run.returncode == 0, run.stdout[-3000:]
+    made = events(lab)[-1]["actions"]
+    ips = {a["vm"]: a["ip"] for a in made if a["type"] == "vm-creation"}
+    assert len(ips) == 2, made
+    # Both leave the pool on both devices (a crash half-way, an operator); the maximum is then
+    # lowered to 3: reconcile puts one back (2 static + 1 = 3) and deletes the newest.
+    for ip in ips.values():
+        for device in (F5_A, F5_B):
+            assert f5("DELETE", f"{POOL}/members/~Common~{ip}:80", device=device).status_code == 200
+    service = yaml.safe_load((REPO / "inventories" / "lab" / "host_vars" / "acme-web.yml").read_text())
+    service["autoscale"]["scaling"]["max_instances"] = 3
+    lowered = tmp_path / "max3.yml"
+    lowered.write_text(yaml.safe_dump({"autoscale": service["autoscale"]}))
+    fixed = run_playbook("playbooks/reconcile.yml", "-l", "acme-web", "-e", "reconcile_fix=true", "-e", f"@{lowered}")
+    assert fixed.returncode == 0, fixed.stdout[-3000:]
+    newest, oldest = sorted(ips, reverse=True)
+    assert autoscaled(vsphere) == [oldest]
+    for device in (F5_A, F5_B):
+        assert members(device) == sorted(["198.18.1.11:80", "198.18.1.12:80", f"{ips[oldest]}:80"]), device
+    assert set(leases(lab)) == {ips[oldest]}
+    assert [t["labels"]["vm"] for t in targets(lab)] == [oldest]
+    fixes = events(lab)[-1]
+    assert fixes["action"] == "reconcile", fixes
+    assert any(line.startswith(f"above_max {newest}:") for line in fixes["drift"]), fixes

@@ -22,8 +22,7 @@ import sys
 import time
 
 import pytest
-import requests
-from labclient import ALERTMANAGER, F5_A, F5_B, ca, emulator, f5, jenkins, prometheus_value, secret, vm_names, wait_for
+from labclient import ALERTMANAGER, F5_A, F5_B, emulator, f5, jenkins, plg, prometheus_value, secret, vm_names, wait_for
 from labctl.story import API, SCALE_OUT, WEB, Observer, Story, build_of, tell, verify
 from scaling import events, members
 
@@ -54,7 +53,7 @@ def build_numbers(job=JOB):
 
 def failed_posts():
     """Alertmanager's own count of webhook notifications that failed (its /metrics)."""
-    text = requests.get(f"{ALERTMANAGER}/metrics", verify=ca(), timeout=10).text
+    text = plg("GET", f"{ALERTMANAGER}/metrics").text
     found = re.findall(
         r'^alertmanager_notifications_failed_total\{[^}]*integration="webhook"[^}]*\} (\S+)$', text, re.M
     )

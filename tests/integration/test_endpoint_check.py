@@ -1,10 +1,9 @@
 """playbooks/endpoint_check.yml against the lab: passes read-only, fails clearly on a wrong object."""
 
-import json
 import subprocess
-import urllib.request
 
 from conftest import REPO
+from labclient import PROMETHEUS, plg
 
 
 def test_passes_without_changing_anything_and_reports_what_it_found(run_playbook, lab):
@@ -13,10 +12,8 @@ def test_passes_without_changing_anything_and_reports_what_it_found(run_playbook
     assert run.stats["plg-lab"]["changed"] == 0
     report = run.task("Report what was found")["endpoint_check_report"]
 
-    with urllib.request.urlopen(
-        "https://198.18.0.40:9090/api/v1/status/buildinfo", context=lab.ssl_context(), timeout=10
-    ) as response:
-        assert report["prometheus"]["version"] == json.load(response)["data"]["version"]
+    buildinfo = plg("GET", f"{PROMETHEUS}/api/v1/status/buildinfo").json()
+    assert report["prometheus"]["version"] == buildinfo["data"]["version"]
     assert report["vcenter"]["cluster"] == "Cluster-Prod"
     assert report["vcenter"]["hosts"] == 3
     assert report["state_host"]["state_dir"] == str(lab.state / "statehost" / "vm_autoscale")

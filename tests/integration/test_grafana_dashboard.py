@@ -1,12 +1,10 @@
 """Every PromQL expression of the Grafana dashboard evaluates without error against the lab's Prometheus."""
 
 import json
-import urllib.parse
-import urllib.request
 
 import pytest
 from conftest import REPO
-from labclient import PROMETHEUS, wait_for
+from labclient import PROMETHEUS, plg, wait_for
 
 DASHBOARD = REPO / "roles" / "grafana_autoscale" / "files" / "vm_autoscale-dashboard.json"
 # Grafana's variables and macros, as Grafana would expand them for one service
@@ -26,12 +24,7 @@ def expressions():
 
 
 def query(lab, expr):
-    url = f"{PROMETHEUS}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
-    try:
-        with urllib.request.urlopen(url, context=lab.ssl_context(), timeout=10) as response:
-            return json.load(response)
-    except urllib.error.HTTPError as error:
-        return json.load(error)
+    return plg("GET", f"{PROMETHEUS}/api/v1/query", params={"query": expr}).json()
 
 
 @pytest.mark.parametrize(("title", "expr"), expressions(), ids=[item[0] for item in expressions()])

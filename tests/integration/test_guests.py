@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import requests
 import yaml
-from labclient import PATHS, PROMETHEUS, ca, emulator, f5, find_vm, wait_for
+from labclient import PATHS, PROMETHEUS, emulator, f5, find_vm, plg, wait_for
 from labctl import vcsim
 from pyVmomi import vim
 
@@ -29,7 +29,7 @@ def guest(name: str) -> dict | None:
 
 
 def prometheus_query(query: str) -> list:
-    answer = requests.get(f"{PROMETHEUS}/api/v1/query", params={"query": query}, verify=ca(), timeout=10).json()
+    answer = plg("GET", f"{PROMETHEUS}/api/v1/query", params={"query": query}).json()
     return answer["data"]["result"]
 
 
@@ -45,7 +45,7 @@ def scrape_job():
     config_path.write_text(yaml.safe_dump(config))
 
     def reload() -> int:
-        return requests.post(f"{PROMETHEUS}/-/reload", verify=ca(), timeout=10).status_code
+        return plg("POST", f"{PROMETHEUS}/-/reload").status_code
 
     assert reload() == 200
     yield targets

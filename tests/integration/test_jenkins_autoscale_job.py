@@ -12,6 +12,8 @@ from labclient import emulator, jenkins
 
 JOB = "autoscale-modtest"
 TOKEN = "modtest-token-0123456789"
+CREDENTIAL = "vm-autoscale-webhook-modtest"
+STORE = "/credentials/store/system/domain/_"
 
 
 # Jenkins and the lab's checkout: what every call of the module here shares.
@@ -72,8 +74,8 @@ def test_the_job_lifecycle_read_back_from_jenkins(run_playbook):
         config = jenkins("GET", f"/job/{JOB}/config.xml").text
         assert "<numToKeep>50</numToKeep>" in config and "DisableConcurrentBuildsJobProperty" in config
         assert f"<url>file://{REPO}</url>" in config and "<scriptPath>jenkins/Jenkinsfile</scriptPath>" in config
-        assert TOKEN not in created["diff"]["after"] and "********" in created["diff"]["after"]
-        assert TOKEN not in json.dumps(created)
+        assert TOKEN not in config and TOKEN not in created["diff"]["after"] and TOKEN not in json.dumps(created)
+        assert f"<tokenCredentialId>{CREDENTIAL}</tokenCredentialId>" in config and created["credential"] == "created"
 
         again = run_module(run_playbook)
         assert not again["changed"] and again["operation"] == "none"
@@ -119,6 +121,45 @@ def test_the_trigger_lets_only_firing_notifications_of_its_service_through(run_p
         jenkins("POST", f"/job/{JOB}/doDelete")
 
 
+def credential():
+    answer = jenkins("GET", f"{STORE}/credential/{CREDENTIAL}/api/json")
+    return None if answer.status_code == 404 else answer.json()
+
+
+def test_the_token_lives_in_a_credential_never_in_the_job(run_playbook):
+    jenkins("POST", f"/job/{JOB}/doDelete")
+    jenkins("POST", f"{STORE}/credential/{CREDENTIAL}/doDelete")
+    try:
+        assert run_module(run_playbook)["credential"] == "created"
+        stored = credential()
+        assert stored["typeName"] == "Secret text" and "sha256" in stored["description"]
+        redacted = jenkins("GET", f"{STORE}/credential/{CREDENTIAL}/config.xml").text
+        assert "<secret-redacted/>" in redacted and TOKEN not in redacted  # Jenkins never gives it back
+        assert notify().json()["jobs"][JOB]["triggered"] is True  # resolved from the credential
+        assert run_module(run_playbook)["changed"] is False
+
+        # A rotated token updates the credential only; the old token no longer reaches the job.
+        new = "modtest-rotated-9876543210"
+        rotated = run_module(run_playbook, token=new)
+        assert rotated["changed"] and rotated["credential"] == "updated" and rotated["operation"] == "none"
+        assert credential()["description"] != stored["description"]
+        assert notify().status_code == 404 and notify(token=new).json()["jobs"][JOB]["triggered"] is True
+
+        # The credential removed behind the module's back: the job falls back to its (empty) static
+        # token, so no token reaches it; the next run puts the credential back.
+        jenkins("POST", f"{STORE}/credential/{CREDENTIAL}/doDelete")
+        assert notify(token=new).status_code == 404
+        assert run_module(run_playbook, token=new)["credential"] == "created"
+        assert notify(token=new).json()["jobs"][JOB]["triggered"] is True
+
+        deleted = run_module(run_playbook, state="absent")
+        assert deleted["operation"] == "deleted" and deleted["credential"] == "deleted"
+        assert job_json() is None and credential() is None
+    finally:
+        jenkins("POST", f"/job/{JOB}/doDelete")
+        jenkins("POST", f"{STORE}/credential/{CREDENTIAL}/doDelete")
+
+
 def test_errors_name_the_job_and_say_why(run_playbook):
     bad = run_module(run_playbook, api_token="not-the-token")
     assert bad["failed"] and "job autoscale-modtest: Jenkins at https://198.18.0.30 answered" in bad["msg"]
@@ -161,7 +202,8 @@ def test_many_jobs_in_one_call_read_back_from_jenkins(run_playbook):
         made = run_jobs(run_playbook, jobs)
         assert made["changed"] and [one["name"] for one in made["jobs"]] == names
         assert [one["enabled"] for one in made["jobs"]] == [True, True, False]
-        assert len(made["diff"]) == 3 and all("********" in diff["after"] for diff in made["diff"])
+        assert len(made["diff"]) == 3
+        assert all("<tokenCredentialId>vm-autoscale-webhook-batch" in diff["after"] for diff in made["diff"])
         colors = listed()
         assert colors[names[2]] == "disabled" and None not in colors.values()
         assert colors[names[0]] != "disabled" and colors[names[1]] != "disabled"

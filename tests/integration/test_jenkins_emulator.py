@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-from labclient import ALERTMANAGER, JENKINS, PATHS, ca, emulator, jenkins, secret, wait_for
+from labclient import ALERTMANAGER, JENKINS, PATHS, ca, emulator, jenkins, plg, secret, wait_for
 
 TOKEN = "lab-test-token-1"
 
@@ -235,7 +235,9 @@ def _alertmanager_with_webhook(token: str) -> dict:
     config["route"]["routes"] = [
         {
             "receiver": "jenkins-acme-web",
-            "matchers": ['service="acme-web"'],
+            # this test's alerts only: the lab's own alerts of acme-web (an operator alert raised
+            # by an earlier test, say) must not reach this webhook
+            "matchers": ['service="acme-web"', 'alertname=~"Lab.+"'],
             "group_by": ["alertname", "service"],
             "group_wait": "1s",
             "group_interval": "2s",
@@ -250,7 +252,7 @@ def _alertmanager_with_webhook(token: str) -> dict:
 
 
 def _am(method: str, path: str, **kwargs) -> requests.Response:
-    return requests.request(method, f"{ALERTMANAGER}{path}", verify=ca(), timeout=10, **kwargs)
+    return plg(method, f"{ALERTMANAGER}{path}", **kwargs)
 
 
 @pytest.fixture
@@ -311,3 +313,60 @@ def test_alertmanager_with_a_wrong_token_triggers_nothing(webhook_job, alertmana
     wait_for(lambda: failed_notifications() >= 1, 20, "Alertmanager to see Jenkins's 404")
     assert builds(webhook_job) == []
     assert Path(PATHS.state / "jenkins").is_dir()
+
+
+STORE = "/credentials/store/system/domain/_"
+SECRET_TEXT = "org.jenkinsci.plugins.plaincredentials.impl.StringCredentialsImpl"
+
+
+def secret_text(ident: str, secret: str) -> str:
+    return (f"<{SECRET_TEXT}><scope>GLOBAL</scope><id>{ident}</id><description>lab test</description>"
+            f"<secret>{secret}</secret></{SECRET_TEXT}>")  # fmt: skip
+
+
+def test_the_credentials_store_and_token_credential_id_answer_as_jenkins_does(lab):
+    """The credentials plugin's REST API (CredentialsStoreAction) and the Generic Webhook Trigger's
+    tokenCredentialId: the credential's secret replaces the static token; a missing credential
+    falls back to it."""
+    ident, name = "lab-test-credential", "lab-credential-job"
+    xml = {"Content-Type": "application/xml"}
+    jenkins("POST", f"{STORE}/credential/{ident}/doDelete")
+    jenkins("POST", f"/job/{name}/doDelete")
+    try:
+        assert jenkins("POST", f"{STORE}/createCredentials", data=secret_text(ident, "from-the-store-12345"),
+                       headers=xml).status_code == 200  # fmt: skip
+        again = jenkins("POST", f"{STORE}/createCredentials", data=secret_text(ident, "x" * 20), headers=xml)
+        assert again.status_code == 409  # the store refuses a second credential with that id
+        assert jenkins("POST", f"{STORE}/createCredentials", data=secret_text("other", "y" * 20)).status_code == 400
+        assert jenkins("GET", f"{STORE}/credential/{ident}/api/json", auth=None).status_code == 403
+        info = jenkins("GET", f"{STORE}/credential/{ident}/api/json").json()
+        assert (info["id"], info["typeName"], info["description"]) == (ident, "Secret text", "lab test")
+        redacted = jenkins("GET", f"{STORE}/credential/{ident}/config.xml").text
+        assert "<secret-redacted/>" in redacted and "from-the-store" not in redacted
+
+        # A job whose trigger names the credential: its secret replaces the static token.
+        config = job_xml("true", token="static-token-0000000000").replace(
+            "<tokenCredentialId></tokenCredentialId>", f"<tokenCredentialId>{ident}</tokenCredentialId>"
+        )
+        created = jenkins("POST", f"/createItem?name={name}", data=config, headers={"Content-Type": "text/xml"})
+        assert created.status_code == 200
+        firing = {"status": "firing", "commonLabels": {"service": "x"}, "alerts": [{"labels": {"alertname": "A"}}]}
+        dry = {"gwt-dry-run": "true"}
+        assert invoke(firing, token="from-the-store-12345", headers=dry).json()["jobs"][name]["triggered"] is True
+        assert invoke(firing, token="static-token-0000000000", headers=dry).status_code == 404
+
+        # Updated through config.xml: the new secret counts at once.
+        updated = jenkins("POST", f"{STORE}/credential/{ident}/config.xml",
+                          data=secret_text(ident, "rotated-secret-67890"), headers=xml)  # fmt: skip
+        assert updated.status_code == 200
+        assert invoke(firing, token="from-the-store-12345", headers=dry).status_code == 404
+        assert invoke(firing, token="rotated-secret-67890", headers=dry).json()["jobs"][name]["triggered"] is True
+
+        # Deleted: 302 to the domain, gone from the API; the trigger falls back to its static token.
+        deleted = jenkins("POST", f"{STORE}/credential/{ident}/doDelete", allow_redirects=False)
+        assert deleted.status_code == 302
+        assert jenkins("GET", f"{STORE}/credential/{ident}/api/json").status_code == 404
+        assert invoke(firing, token="static-token-0000000000", headers=dry).json()["jobs"][name]["triggered"] is True
+    finally:
+        jenkins("POST", f"{STORE}/credential/{ident}/doDelete")
+        jenkins("POST", f"/job/{name}/doDelete")

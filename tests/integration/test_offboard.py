@@ -4,9 +4,8 @@ route, token, rules, targets and metrics gone - read back from vcsim, both F5 de
 Jenkins, Prometheus, Alertmanager and the files - and globex-api keeps all of its own. A second run
 changes nothing. The test onboards acme-web again at the end."""
 
-import requests
 import yaml
-from labclient import ALERTMANAGER, F5_A, F5_B, PROMETHEUS, ca, jenkins, vm_names, wait_for
+from labclient import ALERTMANAGER, F5_A, F5_B, PROMETHEUS, jenkins, plg, vm_names, wait_for
 from scaling import events, leases, members
 
 STATIC = ["198.18.1.11:80", "198.18.1.12:80"]
@@ -14,13 +13,13 @@ NO_COOLDOWN = ("-e", "scale_out_respect_cooldown=false")
 
 
 def rule_groups():
-    answer = requests.get(f"{PROMETHEUS}/api/v1/rules", verify=ca(), timeout=10).json()
+    answer = plg("GET", f"{PROMETHEUS}/api/v1/rules").json()
     return {group["name"] for group in answer["data"]["groups"]}
 
 
 def receivers():
     """The receivers of the configuration Alertmanager runs."""
-    answer = requests.get(f"{ALERTMANAGER}/api/v2/status", verify=ca(), timeout=10).json()
+    answer = plg("GET", f"{ALERTMANAGER}/api/v2/status").json()
     return {receiver["name"] for receiver in yaml.safe_load(answer["config"]["original"])["receivers"]}
 
 

@@ -7,15 +7,29 @@ import urllib.error
 import urllib.request
 
 import pytest
+import requests
 import yaml
+from labclient import ca, plg_auth
+from labctl.https import basic_auth
 
 PROMETHEUS = "https://198.18.0.40:9090"
 ALERTMANAGER = "https://198.18.0.40:9093"
 NODE_EXPORTER = "https://198.18.0.40:9100"
+# An alert as anyone on the network could post it (already resolved, and with a service no route
+# knows, so that the one accepted post notifies nobody).
+FORGED = json.dumps([{
+    "labels": {"alertname": "ForgedWithoutAuth", "service": "test-plg-auth"},
+    "startsAt": "2026-01-01T00:00:00Z", "endsAt": "2026-01-01T00:00:01Z",
+}]).encode()  # fmt: skip
 
 
-def request(lab, url, method="GET"):
-    req = urllib.request.Request(url, method=method)
+def request(lab, url, method="GET", auth=True, data=None):
+    """(status, body) of a call; Prometheus and Alertmanager get the API user unless auth is False
+    (node_exporter needs none; a header for it is ignored)."""
+    headers = basic_auth(*plg_auth()) if auth is True else basic_auth(*auth) if auth else {}
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(url, method=method, headers=headers, data=data)
     try:
         with urllib.request.urlopen(req, context=lab.ssl_context(), timeout=10) as response:
             return response.status, response.read().decode()
@@ -33,8 +47,9 @@ def wait_for(predicate, timeout=30.0, what="condition"):
 
 
 def test_endpoints_are_ready_over_tls_only(lab):
-    for url in (f"{PROMETHEUS}/-/ready", f"{ALERTMANAGER}/-/ready", f"{NODE_EXPORTER}/metrics"):
+    for url in (f"{PROMETHEUS}/-/ready", f"{ALERTMANAGER}/-/ready"):
         assert request(lab, url)[0] == 200, url
+    assert request(lab, f"{NODE_EXPORTER}/metrics", auth=False)[0] == 200  # metrics only: TLS, no auth
     # Plain HTTP is answered with "Client sent an HTTP request to an HTTPS server".
     with pytest.raises(urllib.error.HTTPError, match="400"):
         urllib.request.urlopen("http://198.18.0.40:9090/-/ready", timeout=5).read()
@@ -42,6 +57,30 @@ def test_endpoints_are_ready_over_tls_only(lab):
     system_store = ssl.create_default_context(cafile="/etc/ssl/certs/ca-certificates.crt")
     with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
         urllib.request.urlopen(f"{PROMETHEUS}/-/ready", context=system_store, timeout=5).read()
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        ("GET", f"{PROMETHEUS}/api/v1/query?query=up", None),
+        ("GET", f"{PROMETHEUS}/-/ready", None),
+        ("POST", f"{PROMETHEUS}/-/reload", None),
+        ("GET", f"{PROMETHEUS}/api/v1/alerts", None),
+        ("POST", f"{ALERTMANAGER}/api/v2/alerts", FORGED),
+        ("POST", f"{ALERTMANAGER}/-/reload", None),
+        ("GET", f"{ALERTMANAGER}/api/v2/status", None),
+    ],
+    ids=["query", "ready", "reload", "alerts", "post-alert", "am-reload", "am-status"],
+)
+def test_the_apis_refuse_a_caller_without_the_api_user(lab, method, url, body):
+    user, password = plg_auth()
+    for auth in (False, (user, password + "x"), ("admin", password)):
+        status = request(lab, url, method, auth=auth, data=body)[0]
+        assert status == 401, (url, auth and auth[0], status)
+    # no alert posted by the refused calls reached Alertmanager
+    alerts = requests.get(f"{ALERTMANAGER}/api/v2/alerts", auth=plg_auth(), verify=ca(), timeout=10).json()
+    assert not [a for a in alerts if a["labels"]["alertname"] == "ForgedWithoutAuth"], alerts
+    assert request(lab, url, method, data=body)[0] == 200, url
 
 
 def reloadable(lab, path, base_url):

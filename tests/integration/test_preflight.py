@@ -111,6 +111,26 @@ def test_limit_fails_only_for_problems_that_involve_the_limited_services(tmp_pat
     assert "overlaps the pool of service shop" in failed["msg"]
 
 
+def test_a_webhook_token_shared_or_malformed_is_refused_and_never_shown(tmp_path):
+    services = {"shop": service(31), "blog": service(32), "wiki": service(33)}
+    root = inventory(tmp_path, services)
+    shared = "one-token-for-two-services-0123"
+    for name, token in (("shop", shared), ("blog", shared), ("wiki", "has a space and is long")):
+        path = root / "host_vars" / f"{name}.yml"
+        path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), "jenkins_webhook_token": token}))
+    code, document = onboard(root)
+    assert code != 0
+    message = next(iter(task_results(document, "Fail with every problem found").values()))["msg"]
+    assert message.startswith("2 problem(s) in the service definitions; nothing was changed:"), message
+    assert "- services blog, shop share one jenkins_webhook_token: give each service its own" in message
+    assert "- service wiki: jenkins_webhook_token must be 16 to 256 letters, digits or ._~+/=-" in message
+    assert shared not in json.dumps(document) and "has a space" not in json.dumps(document)
+    # -l shop: the shared token involves shop, and fails; wiki's token is only reported
+    code, document = onboard(root, "-l", "shop")
+    message = next(iter(task_results(document, "Fail with every problem found").values()))["msg"]
+    assert code != 0 and message.startswith("1 problem(s)") and "share one jenkins_webhook_token" in message
+
+
 def test_onboarding_the_lab_twice_changes_nothing_the_second_time(run_playbook):
     first = run_playbook("playbooks/onboard.yml")
     assert first.returncode == 0, first.stdout[-3000:]

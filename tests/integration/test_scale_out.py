@@ -138,7 +138,9 @@ def test_two_triggers_at_once_make_one_vm(lab, prepared, vsphere):
 def test_two_services_at_once_both_scale(run_playbook, prepared, vsphere):
     globex_state = prepared.state / "statehost" / "vm_autoscale" / "services" / "globex-api.json"
     globex_state.unlink(missing_ok=True)
-    run = run_playbook("playbooks/scale_out.yml", "-l", "acme-web,globex-api")
+    run = run_playbook(
+        "playbooks/scale_out.yml", "-l", "acme-web,globex-api", "-e", "vm_autoscale_several_services=true"
+    )
     try:
         assert run.returncode == 0, run.stdout[-3000:]
         names = vm_names(vsphere)

@@ -68,8 +68,6 @@ def parse_trigger(root: ET.Element) -> Trigger | None:
         should_not_flatten=_text(element, "shouldNotFlattern") == "true",
         allow_several_triggers_per_build=_text(element, "allowSeveralTriggersPerBuild") == "true",
     )
-    if trigger.token_credential_id:
-        raise Unsupported("tokenCredentialId (token from a Jenkins credential) is not emulated; use <token>")
     for item in element.findall(f"genericVariables/{GWT}.GenericVariable"):
         default = item.find("defaultValue")
         trigger.variables.append(

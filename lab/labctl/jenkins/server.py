@@ -35,6 +35,12 @@ PIPELINE = "org.jenkinsci.plugins.workflow.job.WorkflowJob"
 FREESTYLE = "hudson.model.FreeStyleProject"
 RUN_CLASS = {PIPELINE: "org.jenkinsci.plugins.workflow.job.WorkflowRun", FREESTYLE: "hudson.model.FreeStyleBuild"}
 ROOT_CLASS = {"flow-definition": PIPELINE, "project": FREESTYLE}
+# The credentials plugin's global store (Jenkins > Manage > Credentials > System > Global), as its
+# REST API serves it (CredentialsStoreAction of jenkinsci/credentials-plugin): only Secret text
+# credentials (plain-credentials) are emulated - what the Generic Webhook Trigger's
+# tokenCredentialId reads.
+STORE = "/credentials/store/system/domain/_"
+SECRET_TEXT = "org.jenkinsci.plugins.plaincredentials.impl.StringCredentialsImpl"  # noqa: S105 - a class name
 UUID_PARAMETER = "jenkins-generic-webhook-trigger-plugin_uuid"
 
 
@@ -106,6 +112,10 @@ class Jenkins:
         # {"type": "usernamePassword", "username", "password_file"} or {"type": "string", "secret_file"}.
         self.credentials = dict(config.get("credentials", {}))
         self.users = {config["username"]: {"password": config["password"], "tokens": {config["api_token"]}}}
+        # The global credentials store (id -> {scope, id, description, secret}), kept on disk as
+        # Jenkins keeps credentials.xml: a restart keeps it.
+        self.store_path = self.home / "credentials.json"
+        self.store: dict[str, dict] = json.loads(self.store_path.read_text()) if self.store_path.exists() else {}
         self.lock = threading.RLock()
         self.jobs: dict[str, Job] = {}
         self.sessions: dict[str, str] = {}  # session id -> user
@@ -236,6 +246,8 @@ class Jenkins:
         if match and method == "GET":
             item = self.queue_items.get(int(match.group(1)))
             return Response(200, self.queue_json(item)) if item else _page(404, "Not Found")
+        if path == STORE or path.startswith(STORE + "/"):
+            return self._store_route(request, path[len(STORE) :])
         if path == "/queue/api/json" and method == "GET":
             return Response(200, {"_class": "hudson.model.Queue", "items": [self.queue_json(i) for i in self.queue]})
         match = re.fullmatch(r"/job/([^/]+)(/.*)?", path)
@@ -259,6 +271,96 @@ class Jenkins:
             "crumbRequestField": "Jenkins-Crumb",
         }
         return Response(200, body, headers=headers)
+
+    # --- the credentials store ---------------------------------------------------------
+
+    def _save_store(self) -> None:
+        write_json_atomic(self.store_path, self.store)
+        self.store_path.chmod(0o600)
+
+    def _store_route(self, request: Request, rest: str) -> Response:
+        """createCredentials (XML), and a credential's api/json, config.xml (GET redacted, POST,
+        DELETE) and doDelete, with the answers of CredentialsStoreAction."""
+        method = request.method
+        if rest in ("", "/") and method == "GET":  # where doDelete redirects to
+            return _page(200, "Global credentials (unrestricted) [Jenkins]")
+        if rest == "/createCredentials":
+            if method != "POST":
+                return _page(405, "HTTP ERROR 405 Method Not Allowed")
+            ctype = request.headers.get("Content-Type")
+            if not ctype:
+                return _page(400, "No Content-Type header set")
+            if not (ctype.startswith("application/xml") or ctype.startswith("text/xml")):
+                return self._not_found(request, "createCredentials with a JSON form is not emulated")
+            parsed = self._credential_xml(request)
+            if isinstance(parsed, Response):
+                return parsed
+            if parsed["id"] in self.store:
+                return _page(409, "Conflict")  # the store refuses a second credential with that id
+            self.store[parsed["id"]] = parsed
+            self._save_store()
+            log(f"credential {parsed['id']} created")
+            return Response(200, b"", content_type=HTML)
+        match = re.fullmatch(r"/credential/([^/]+)/(api/json|config\.xml|doDelete)", rest)
+        if not match:
+            return self._not_found(request, "credentials store path not emulated")
+        credential = self.store.get(match.group(1))
+        if credential is None:
+            return _page(404, "Not Found")
+        what = match.group(2)
+        if what == "api/json" and method == "GET":
+            body = {
+                "_class": "com.cloudbees.plugins.credentials.CredentialsStoreAction$CredentialsWrapper",
+                "description": credential["description"],
+                "displayName": credential["description"] or credential["id"],
+                "fingerprint": None,
+                "fullName": f"system/_/{credential['id']}",
+                "id": credential["id"],
+                "typeName": "Secret text",
+            }
+            return Response(200, _tree(body, request.query.get("tree")))
+        if what == "config.xml" and method == "GET":  # SECRETS_REDACTED: the secret never leaves
+            text = (f"<{SECRET_TEXT}>\n  <scope>{credential['scope']}</scope>\n"
+                    f"  <id>{html.escape(credential['id'])}</id>\n"
+                    f"  <description>{html.escape(credential['description'])}</description>\n"
+                    f"  <secret>\n    <secret-redacted/>\n  </secret>\n</{SECRET_TEXT}>")  # fmt: skip
+            return Response(200, text.encode(), content_type="application/xml")
+        if what == "config.xml" and method == "POST":
+            parsed = self._credential_xml(request)
+            if isinstance(parsed, Response):
+                return parsed
+            self.store[credential["id"]] = {**parsed, "id": credential["id"]}
+            self._save_store()
+            log(f"credential {credential['id']} updated")
+            return Response(200, b"", content_type=HTML)
+        if (what == "config.xml" and method == "DELETE") or (what == "doDelete" and method == "POST"):
+            del self.store[credential["id"]]
+            self._save_store()
+            log(f"credential {credential['id']} deleted")
+            if what == "doDelete":
+                return Response(302, b"", headers={"Location": f"{self.url}{STORE.lstrip('/')}/"})
+            return Response(200, b"", content_type=HTML)
+        return _page(405, "HTTP ERROR 405 Method Not Allowed")
+
+    def _credential_xml(self, request: Request) -> dict | Response:
+        """A posted credential: {scope, id, description, secret}, or the answer refusing it."""
+        try:
+            root = SafeET.fromstring(request.body.decode("utf-8"))
+        except (ET.ParseError, defusedxml.DefusedXmlException, UnicodeDecodeError):
+            return _page(500, "Oops! java.io.IOException: Failed to parse credential")
+        if root.tag != SECRET_TEXT:
+            return self._not_found(request, f"credentials of type <{root.tag}> are not emulated (Secret text only)")
+        return {
+            "scope": (root.findtext("scope") or "GLOBAL").strip(),
+            "id": (root.findtext("id") or "").strip() or str(uuid.uuid4()),  # Jenkins makes one when none is given
+            "description": root.findtext("description") or "",
+            "secret": root.findtext("secret") or "",
+        }
+
+    def secret_text(self, credential_id: str) -> str | None:
+        """The secret of a Secret text credential of the global store, as a job's context finds it."""
+        credential = self.store.get(credential_id)
+        return None if credential is None else credential["secret"]
 
     # --- jobs ----------------------------------------------------------------------------
 
@@ -519,10 +621,16 @@ class Jenkins:
                     continue
                 if trigger is None:
                     continue
-                if not (
-                    (trigger.token and token is not None and trigger.token == token)
-                    or (not trigger.token and token is None)
-                ):
+                configured = trigger.token
+                if trigger.token_credential_id:  # GenericTrigger: the credential's secret replaces token
+                    secret = self.secret_text(trigger.token_credential_id)
+                    if secret is None:
+                        log(f"SEVERE: job {name}: credential {trigger.token_credential_id} of tokenCredentialId not "
+                            "found; using the static token")  # fmt: skip
+                    else:
+                        configured = secret
+                given = token is not None
+                if not ((configured and given and configured == token) or (not configured and not given)):
                     continue
                 if token is None:
                     self.unemulated.record(

@@ -87,4 +87,6 @@ def test_the_collections_jenkinsfile():
         "vm-autoscale-vault-password",
         "vm-autoscale-vcenter",
         "vm-autoscale-f5",
+        "vm-autoscale-plg",
     }
+    assert {b["id"] for b in steps[2].bindings} == {"vm-autoscale-plg"}  # the failure alert's API user

@@ -14,31 +14,47 @@ def make_paths(tmp_path: Path) -> Paths:
     return Paths(repo=tmp_path / "repo", root=tmp_path / "repo" / ".lab")
 
 
-def test_vault_file_is_encrypted_and_opens_with_the_runs_password(tmp_path):
+def decrypt(tmp_path, paths, variable, *vault_ids):
+    """Ask ansible for one variable of the vault file, given the passwords of ``vault_ids`` only."""
+    inventory = tmp_path / "inventory"
+    (inventory / "group_vars" / "all").mkdir(parents=True, exist_ok=True)
+    (inventory / "hosts.yml").write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
+    (inventory / "group_vars" / "all" / "vault.yml").write_text(paths.vault_file.read_text())
+    identities = [f"--vault-id={v}@{paths.vault_password_file(v)}" for v in vault_ids]
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("ansible")), "-i", str(inventory), "localhost", "-m",
+         "ansible.builtin.debug", "-a", f"var={variable}", *identities],
+        capture_output=True, text=True, check=False,
+        env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(tmp_path)},
+    )  # fmt: skip
+
+
+def test_each_secret_opens_with_its_vault_ids_password_only(tmp_path):
     paths = make_paths(tmp_path)
     paths.state.mkdir(parents=True)
     created = generate_secrets(paths, {"vault_vcenter_username": "administrator@vsphere.local"})
 
-    password = created["vcenter_password"].read_text().strip()
     vault_text = paths.vault_file.read_text()
-    assert vault_text.startswith("$ANSIBLE_VAULT;1.1;AES256")
-    assert password not in vault_text
+    data = yaml.safe_load(vault_text.replace("!vault |", "|"))  # the values as stored: vault strings
+    assert data["vault_vcenter_username"] == "administrator@vsphere.local"
     for secret in created.values():
         assert stat.S_IMODE(secret.stat().st_mode) == 0o600
-
-    view = subprocess.run(
-        [str(Path(sys.executable).with_name("ansible-vault")), "view", "--vault-password-file",
-         str(created["vault_password"]), str(paths.vault_file)],
-        capture_output=True, text=True, check=True,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )  # fmt: skip
-    data = yaml.safe_load(view.stdout)
-    assert data["vault_vcenter_username"] == "administrator@vsphere.local"
-    assert data["vault_vcenter_password"] == password
-    for name in ("f5_password", "jenkins_password", "jenkins_api_token"):
+    runtime = ("vcenter_password", "f5_password", "plg_password")
+    for name in (*runtime, "jenkins_password", "jenkins_api_token"):
         secret = created[name].read_text().strip()
-        assert data[f"vault_{name}"] == secret
         assert secret not in vault_text
+        vault_id = "runtime" if name in runtime else "admin"
+        assert data[f"vault_{name}"].startswith(f"$ANSIBLE_VAULT;1.2;AES256;{vault_id}\n")
+
+    # What a pipeline build holds (the runtime password) opens the runtime accounts, and not the
+    # Jenkins API token; with both passwords, as an operator, everything opens.
+    opened = decrypt(tmp_path, paths, "vault_vcenter_password", "runtime")
+    assert opened.returncode == 0 and created["vcenter_password"].read_text().strip() in opened.stdout, opened.stderr
+    refused = decrypt(tmp_path, paths, "vault_jenkins_api_token", "runtime")
+    assert created["jenkins_api_token"].read_text().strip() not in refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "Decryption failed" in refused.stdout + refused.stderr, refused.stdout
+    both = decrypt(tmp_path, paths, "vault_jenkins_api_token", "runtime", "admin")
+    assert both.returncode == 0 and created["jenkins_api_token"].read_text().strip() in both.stdout
 
 
 def test_every_run_gets_new_secrets(tmp_path):
@@ -54,7 +70,7 @@ def test_fresh_state_keeps_the_previous_logs_only(tmp_path):
     (paths.state / "logs").mkdir(parents=True)
     (paths.state / "logs" / "vcsim.log").write_text("old run")
     (paths.state / "secrets").mkdir()
-    (paths.state / "secrets" / "vault-password").write_text("old secret")
+    (paths.state / "secrets" / "vault-password-runtime").write_text("old secret")
     fresh_state(paths)
     assert list(paths.state.iterdir()) == []
     assert (paths.root / "previous-logs" / "vcsim.log").read_text() == "old run"

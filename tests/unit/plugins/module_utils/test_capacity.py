@@ -19,7 +19,7 @@ def count(members=STATIC, autoscaled=(), **given):
 
 
 def test_the_step_below_every_limit():
-    assert count() == {"instances": 2, "outside_pool": [], "site_autoscaled": 0, "count": 1, "reason": ""}
+    assert count() == {"instances": 2, "outside_pool": [], "site_autoscaled": 0, "count": 1, "reason": "", "limit": ""}
     assert count(step=2)["count"] == 2
     assert count(step=3)["count"] == 2  # room below max 4
 
@@ -33,6 +33,7 @@ def test_autoscaled_vms_outside_the_pool_count_against_max():
     members = [*STATIC, f"{inside['ip']}:80"]
     plan = count(members, [inside, outside])
     assert plan["instances"] == 4 and plan["outside_pool"] == [outside["name"]] and plan["count"] == 0
+    assert plan["limit"] == "max_instances"
     assert plan["reason"].startswith("at max: 4 of 4 instances (1 autoscaled VM(s) outside the F5 pool count too")
     # another service's VM outside our pool is not ours
     assert count(STATIC, [vm(1, "globex-api")])["instances"] == 2
@@ -43,7 +44,7 @@ def test_the_site_wide_cap_counts_every_service():
     plan = count(autoscaled=others, max_autoscaled_vms=10, step=3, max_instances=10)
     assert plan["site_autoscaled"] == 9 and plan["count"] == 1
     full = count(autoscaled=[*others, vm(1, "initech-app", "198.18.3.1")], max_autoscaled_vms=10)
-    assert full["count"] == 0
+    assert full["count"] == 0 and full["limit"] == "site_cap"
     assert full["reason"].startswith("at the site-wide cap: 10 autoscaled VMs in vCenter across all services")
     assert "vm_autoscale_max_autoscaled_vms 10" in full["reason"]
 

@@ -64,6 +64,33 @@ def test_an_orphan_vm_is_deleted_with_its_target():
     ]
 
 
+def test_reconcile_never_takes_the_service_above_its_maximum():
+    # max 4: two static members and one serving VM leave room for one of the two leased VMs that
+    # are in no pool; the newest goes (VM, lease and target), the other is put back.
+    systems = consistent()
+    for number, ip in ((2, "198.18.1.101"), (3, "198.18.1.102")):
+        systems["instances"].append(vm(f"web-auto-000{number}", ip))
+        systems["leases"].append({"ip": ip, "owner": f"web-auto-000{number}", "state": "in_use"})
+        systems["targets"].append(
+            {"targets": [f"{ip}:9100"], "labels": {"service": "web", "vm": f"web-auto-000{number}"}}
+        )
+    config = {**CONFIG, "scaling": {"max_instances": 4}}
+    result = _drift.find_drift("web", config, systems, mode="each")
+    assert kinds(result) == [("above_max", "web-auto-0003"), ("vm_not_in_pool", "web-auto-0002")]
+    assert result["plan"]["delete_vms"] == ["web-auto-0003"]
+    assert result["plan"]["release_leases"] == ["198.18.1.102"]
+    assert [m["ip"] for m in result["plan"]["add_members"]] == ["198.18.1.101", "198.18.1.101"]
+    assert "web-auto-0003" not in str(result["plan"]["targets"])
+    (line,) = [line for line in result["lines"] if line.startswith("above_max")]
+    assert "would take the service to 5 of max 4 instances -> delete the VM and release its lease" in line
+    # with room for both, both go back; a VM that serves somewhere is never deleted for the maximum
+    assert not any(d["kind"] == "above_max" for d in _drift.find_drift(
+        "web", {**CONFIG, "scaling": {"max_instances": 5}}, systems, mode="each")["drift"])  # fmt: skip
+    systems["pools"]["a"].append(member("198.18.1.102"))
+    result = _drift.find_drift("web", {**CONFIG, "scaling": {"max_instances": 3}}, systems, mode="each")
+    assert [d["object"] for d in result["drift"] if d["kind"] == "above_max"] == ["web-auto-0002"]
+
+
 def test_a_member_without_vm_is_removed_from_the_active_device_then_synced():
     systems = consistent()
     for device in ("a", "b"):

@@ -217,6 +217,18 @@ def test_missing_metrics_alert_the_operator(tmp_path):
     assert_passes(promtool_test(tmp_path, config(), load(90, 50), checks))
 
 
+@pytest.mark.parametrize(("limit", "fires"), [("site_cap", True), ("max_instances", False)])
+def test_a_refusal_at_the_site_cap_alerts_the_operator(tmp_path, limit, fires):
+    # the counter, written from 0 by the state module, moves once at 10 min
+    refusals = {"series": f'vm_autoscale_refusals_total{{service="{SERVICE}",limit="{limit}"}}', "values": "0x40 1x119"}
+    alert = {"exp_labels": {"service": SERVICE, "vm_autoscale": "operator", "severity": "critical"}}
+    checks = [
+        {"eval_time": "9m", "alertname": "VmAutoscaleSiteCapReached", "exp_alerts": []},
+        {"eval_time": "12m", "alertname": "VmAutoscaleSiteCapReached", "exp_alerts": [alert] if fires else []},
+    ]
+    assert_passes(promtool_test(tmp_path, config(), [*load(50, 50), *state(), refusals], checks))
+
+
 def test_config_and_initial_state_metrics_files():
     text = _rules.config_metrics(SERVICE, config())
     assert 'vm_autoscale_enabled{service="shop"} 1' in text

@@ -191,6 +191,25 @@ def test_skipped_actions_move_neither_cooldown_nor_breaker(run_module, dirs):
     assert on_disk["actions_total"]["scale_out"]["skipped"] == 1
 
 
+def test_a_refusal_by_a_limit_is_counted_per_limit_from_zero(run_module, dirs):
+    record(run_module, dirs, {"id": "c0", "action": "scale_out", "status": "skipped", "reason": "in cooldown"})
+    series = 'vm_autoscale_refusals_total{service="acme-web",limit="%s"}'
+    assert metrics(dirs)[series % "site_cap"] == 0 and metrics(dirs)[series % "max_instances"] == 0
+    for number, limit in enumerate(["site_cap", "site_cap", "max_instances", ""]):
+        event = {"id": f"c{number + 1}", "action": "scale_out", "status": "skipped", "reason": "x", "limit": limit}
+        record(run_module, dirs, event)
+    assert state_file(dirs)["refusals_total"] == {"max_instances": 1, "site_cap": 2}
+    assert metrics(dirs)[series % "site_cap"] == 2 and metrics(dirs)[series % "max_instances"] == 1
+    assert "limit" not in event_lines(dirs)[-1]  # an empty limit is not kept
+    # a state document of an earlier release (no refusals_total) is read and counted on
+    document = state_file(dirs)
+    del document["refusals_total"]
+    with open(os.path.join(dirs["state_dir"], "services", "acme-web.json"), "w") as handle:
+        json.dump(document, handle)
+    record(run_module, dirs, {"id": "c9", "action": "scale_out", "status": "skipped", "limit": "site_cap"})
+    assert state_file(dirs)["refusals_total"] == {"max_instances": 0, "site_cap": 1}
+
+
 def test_three_failed_scale_outs_open_the_breaker_and_a_reset_closes_it(run_module, dirs):
     for number in range(1, 4):
         result = record(run_module, dirs, {"id": f"f{number}", "action": "scale_out", "status": "failed",
@@ -248,6 +267,7 @@ def test_events_are_filtered_by_status_time_and_limit(run_module, dirs):
         ({"action": "scale_up", "status": "success"}, "event.action is 'scale_up'"),
         ({"action": "scale_out", "status": "ok"}, "event.status is 'ok'"),
         ({"id": "a b", "action": "scale_out", "status": "success"}, "event.id 'a b' is not a valid id"),
+        ({"action": "scale_out", "status": "skipped", "limit": "cpu"}, "event.limit is 'cpu', expected one of"),
     ],
 )
 def test_bad_events_are_refused_and_write_nothing(run_module, dirs, event, message):
