@@ -201,16 +201,27 @@ def test_identical_triggers_fold_into_the_queued_build_with_allow_several_trigge
     running build) fold into it; GWT's uuid parameter prevents that unless allowSeveralTriggersPerBuild."""
     name = "lab-webhook-fold"
     headers = {"Content-Type": "text/xml; charset=utf-8"}
-    xml = job_xml("sleep 2", several=True)
+    # No race with the clock on a busy machine: the job's quiet period (6 s) is far longer than 20
+    # posts take, and each build runs until the test releases it.
+    released = PATHS.state / "jenkins" / "workspace" / f"{name}@tmp"
+    xml = job_xml('while [ ! -e "$WORKSPACE_TMP/release-$BUILD_NUMBER" ]; do sleep 0.1; done', several=True)
+    xml = xml.replace("<disabled>false</disabled>", "<disabled>false</disabled>\n  <quietPeriod>6</quietPeriod>")
     assert jenkins("POST", f"/createItem?name={name}", data=xml, headers=headers).status_code == 200
+
+    def release(*numbers):
+        released.mkdir(parents=True, exist_ok=True)
+        for number in numbers:
+            (released / f"release-{number}").touch()
+
     try:
         body = {"status": "firing", "commonLabels": {"service": "acme-web"}, "alerts": []}
         storm = [invoke(body).json()["jobs"][name] for _post in range(20)]
         assert all(entry["triggered"] for entry in storm)
         assert len({entry["id"] for entry in storm}) == 1, "20 equal triggers in the quiet period: one queue item"
-        wait_for(lambda: [b for b in builds(name) if b["building"]], 20, "the build to start")
+        wait_for(lambda: [b for b in builds(name) if b["building"]], 30, "the build to start")
         during = {invoke(body).json()["jobs"][name]["id"] for _post in range(5)}  # blocked behind the running build
         assert len(during) == 1 and during != {storm[0]["id"]}
+        release(1, 2)
         done = wait_for(
             lambda: len([b for b in builds(name) if not b["building"]]) == 2 and builds(name), 40, "2 builds"
         )
@@ -218,6 +229,7 @@ def test_identical_triggers_fold_into_the_queued_build_with_allow_several_trigge
         causes = jenkins("GET", f"/job/{name}/1/api/json").json()["actions"][0]["causes"]
         assert len(causes) == 20 and {c["_class"] for c in causes} == {"org.jenkinsci.plugins.gwt.GenericCause"}
     finally:
+        release(1, 2, 3)  # never leave a build waiting
         jenkins("POST", f"/job/{name}/doDelete")
 
 
