@@ -116,15 +116,18 @@ class Jenkins:
             raise self._error(method, path, status, body)
         return body
 
-    def job(self, name: str) -> dict | None:
-        """The job's JSON (name, color, url, buildable), or None when there is no such job."""
-        path = f"{job_path(name)}/api/json?tree=name,color,url,buildable,fullName"
+    def _json_or_none(self, path: str) -> dict | None:
+        """The JSON of a GET, or None when Jenkins answers 404."""
         status, body = self._call("GET", path)
         if status == 404:
             return None
         if status != 200:
             raise self._error("GET", path, status, body)
         return json.loads(body)
+
+    def job(self, name: str) -> dict | None:
+        """The job's JSON (name, color, url, buildable), or None when there is no such job."""
+        return self._json_or_none(f"{job_path(name)}/api/json?tree=name,color,url,buildable,fullName")
 
     def top_jobs(self) -> dict:
         """Every job at the top level (not in a folder): name -> its JSON (name, color), in one call."""
@@ -148,13 +151,7 @@ class Jenkins:
     # The global credentials store (the credentials plugin's REST API).
     def credential(self, credential_id: str) -> dict | None:
         """A credential's JSON (id, description, typeName; never its secret), or None."""
-        path = f"{STORE}/credential/{quote(credential_id, safe='')}/api/json"
-        status, body = self._call("GET", path)
-        if status == 404:
-            return None
-        if status != 200:
-            raise self._error("GET", path, status, body)
-        return json.loads(body)
+        return self._json_or_none(f"{STORE}/credential/{quote(credential_id, safe='')}/api/json")
 
     def create_credential(self, config: str) -> None:
         self._checked("POST", f"{STORE}/createCredentials", config, "application/xml; charset=utf-8")

@@ -34,7 +34,7 @@ def test_a_vm_outside_the_pool_counts_and_the_site_cap_holds(run_playbook, prepa
     )
     assert capped.returncode == 0, capped.stdout[-3000:]
     reason = events(lab)[-1]["reason"]
-    assert events(lab)[-1]["status"] == "skipped", events(lab)[-1]
+    assert events(lab)[-1]["status"] == "skipped" and events(lab)[-1]["limit"] == "site_cap", events(lab)[-1]
     assert reason.startswith("at the site-wide cap: 1 autoscaled VMs in vCenter across all services"), reason
     assert "vm_autoscale_max_autoscaled_vms 1" in reason
     assert snapshot(lab, vsphere) == before
@@ -54,7 +54,7 @@ def test_a_vm_outside_the_pool_counts_and_the_site_cap_holds(run_playbook, prepa
         assert full.returncode == 0
         reason = events(lab)[-1]["reason"]
         assert events(lab)[-1]["status"] == "skipped" and reason.startswith("at max: 4 of 4 instances"), reason
-        assert f"outside the F5 pool count too: {vm}" in reason
+        assert f"outside the F5 pool count too: {vm}" in reason and events(lab)[-1]["limit"] == "max_instances"
         assert snapshot(lab, vsphere) == before
     finally:  # back in the pool for the cleanup
         for device in (F5_A, F5_B):
