@@ -347,9 +347,10 @@ def validate_document(data: Any) -> None:
             raise LeaseFileError(
                 f"leases[{key!r}].state is {lease['state']!r}, expected one of {', '.join(LEASE_STATES)}"
             )
-        if lease["state"] == "reserved":
-            if not isinstance(lease.get("expires_at"), str):
-                raise LeaseFileError(f"leases[{key!r}] is reserved but has no expires_at")
+        # a reservation without expires_at (or null) is held until released (reservation_ttl=0)
+        if lease["state"] == "reserved" and lease.get("expires_at") is not None:
+            if not isinstance(lease["expires_at"], str):
+                raise LeaseFileError(f"leases[{key!r}].expires_at must be a time or null")
             _check_time(f"leases[{key!r}].expires_at", lease["expires_at"])
     owners: dict = {}
     for key, lease in data["leases"].items():
@@ -690,7 +691,7 @@ def expire(document: dict, now: float) -> list:
     """Free reservations nobody confirmed in time and holds of dead runs; return the freed leases."""
     freed = []
     for ip, lease in list(document["leases"].items()):
-        if lease["state"] == "reserved" and parse_time(lease["expires_at"]) <= now:
+        if lease["state"] == "reserved" and lease.get("expires_at") and parse_time(lease["expires_at"]) <= now:
             freed.append(document["leases"].pop(ip))
     for ip, hold in list(document["probing"].items()):
         if parse_time(hold["expires_at"]) <= now:
@@ -845,7 +846,7 @@ class Allocator:
             "requested_by": request.requested_by,
         }
         if not request.confirm:
-            lease["expires_at"] = format_time(now + request.reservation_ttl)
+            lease["expires_at"] = format_time(now + request.reservation_ttl) if request.reservation_ttl else None
         document["leases"][ip] = lease
         outcome.before = None
         outcome.after = copy.deepcopy(lease)

@@ -41,7 +41,15 @@ SCHEMA_VERSION = 1
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 SERVICE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 ACTIONS = ("scale_out", "scale_in")
-RESULTS = ("success", "failed", "skipped")
+# "abandoned": a run that died half-way, recorded by the run that found and repaired what it left.
+RESULTS = ("success", "failed", "skipped", "abandoned")
+# The steps a run records in its intent, per planned VM, in order (docs/operations.md, "A run that
+# dies"). The run that repairs a dead one reads them: a scale-out VM that reached "serving" is kept,
+# any other is removed; a scale-in VM is put back in service unless its member was already removed.
+INTENT_STEPS = {
+    "scale_out": ("planned", "leased", "cloned", "booted", "targeted", "member_added", "serving"),
+    "scale_in": ("chosen", "disabled", "drained", "member_removed", "powered_off", "deleted"),
+}
 # What autoscale_event records; only ACTIONS move counters. "notification": a notification that
 # asked no valid action (refused, resolved, another service's), recorded with its reason.
 RECORDED_ACTIONS = (*ACTIONS, "reconcile", "notification")
@@ -100,6 +108,7 @@ def empty_state(service: str) -> dict:
         "refusals_total": dict.fromkeys(LIMITS, 0),
         "instances": None,
         "recent_event_ids": [],
+        "intent": None,
         "updated_at": None,
     }
 
@@ -142,7 +151,8 @@ def validate_state(data: Any, service: str) -> None:
     totals = data.get("actions_total")
     if not isinstance(totals, dict) or any(
         not isinstance(totals.get(action), dict)
-        or any(not isinstance(totals[action].get(result), int) for result in RESULTS)
+        # "abandoned" is absent from documents of earlier releases
+        or any(not isinstance(totals[action].get(result, 0), int) for result in RESULTS)
         for action in ACTIONS
     ):
         raise StateError("actions_total must hold a count per action (scale_out, scale_in) and result")
@@ -157,6 +167,32 @@ def validate_state(data: Any, service: str) -> None:
     instances = data.get("instances")
     if instances is not None and (not isinstance(instances, int) or isinstance(instances, bool) or instances < 0):
         raise StateError(f"instances is {instances!r}, expected null or a count")
+    validate_intent(data.get("intent"))
+
+
+def validate_intent(intent: Any) -> None:
+    """Raise StateError naming what is wrong with an intent record (None: no run is acting)."""
+    if intent is None:
+        return
+    if not isinstance(intent, dict) or not isinstance(intent.get("run"), str):
+        raise StateError("intent must be null or an object with the run's id")
+    steps = INTENT_STEPS.get(intent.get("action"))
+    if steps is None:
+        raise StateError(f"intent.action is {intent.get('action')!r}, expected one of {', '.join(INTENT_STEPS)}")
+    _check_time("intent.started_at", intent.get("started_at"))
+    vms = intent.get("vms")
+    if not isinstance(vms, list):
+        raise StateError("intent.vms must be a list")
+    for number, entry in enumerate(vms):
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("vm"), str)
+            or not isinstance(entry.get("ip", ""), str)
+            or entry.get("step") not in steps
+        ):
+            raise StateError(
+                f"intent.vms[{number}] must name a vm, its ip and a step of {intent['action']} ({', '.join(steps)})"
+            )
 
 
 def metrics_text(state: dict) -> str:
@@ -195,7 +231,7 @@ def metrics_text(state: dict) -> str:
     ]
     for action in ACTIONS:
         for result in RESULTS:
-            count = int(state["actions_total"][action][result])
+            count = int(state["actions_total"][action].get(result, 0))
             lines.append(f'vm_autoscale_actions_total{{{one},action="{action}",result="{result}"}} {count}')
     lines += [
         "# HELP vm_autoscale_refusals_total Scale-outs refused by a blast-radius limit, by limit.",
@@ -359,7 +395,81 @@ def acquire(owner: str, action: str | None, ttl: int, now: float):
             "expires_at": format_time(now + ttl),
         }
         state["updated_at"] = format_time(now)
-        return True, {"renewed": holder is not None, "expired_lock": stale}
+        # What a run that is gone left unfinished: the lock is free or expired, its intent is still here.
+        intent = state.get("intent")
+        abandoned = None
+        if intent is not None and intent["run"] != owner:
+            abandoned = {**intent, "lock": stale if stale and stale.get("owner") == intent["run"] else None}
+        return True, {"renewed": holder is not None, "expired_lock": stale, "abandoned": abandoned}
+
+    return mutate
+
+
+class Lost(StateError):
+    """A run's lock is no longer its own: it expired and another run took it over (and repaired)."""
+
+
+def hold(owner: str, ttl: int, now: float, *, step: str | None = None, plan: dict | None = None, progress=None):
+    """Mutation: renew ``owner``'s lock for ``ttl`` more seconds, and record what it is doing.
+
+    Unlike ``acquire``, this never takes a lock: a run whose lock another run has taken over (it
+    expired - the step outlived its limit, or the runner was frozen) raises Lost and must stop
+    without acting further, since the other run may be undoing what it made. An expired lock
+    nobody took is still the owner's. ``plan`` ({"action", "vms": [{"vm", "ip"}]}) starts the
+    run's intent record; ``progress`` ({"vm", "step", "ip"}) marks a step of one VM done.
+    """
+
+    def mutate(state: dict) -> tuple:
+        lock = state.get("lock")
+        if lock is None or lock["owner"] != owner:
+            taken = (
+                f"run {lock['owner']} ({lock.get('action') or '?'}) holds it since {lock['acquired_at']}"
+                if lock
+                else "it was released"
+            )
+            raise Lost(
+                f"run {owner} no longer holds the lock of service {state['service']}: {taken}. It outlived its "
+                "time limit (or its runner stopped) and the service may have been repaired since; this run stops "
+                "here without changing anything else"
+            )
+        lock["expires_at"] = format_time(now + ttl)
+        if step is not None:
+            lock["step"] = step
+        intent = state.get("intent")
+        if plan is not None:
+            if intent is not None and intent["run"] != owner:
+                raise StateError(
+                    f"service {state['service']} still holds the unfinished intent of run {intent['run']}: "
+                    "repair it first (every acting run does at its start)"
+                )
+            steps = INTENT_STEPS.get(plan.get("action"))
+            if steps is None:
+                raise StateError(f"plan.action is {plan.get('action')!r}, expected one of {', '.join(INTENT_STEPS)}")
+            intent = {
+                "run": owner,
+                "action": plan["action"],
+                "started_at": format_time(now),
+                "vms": [{"vm": str(vm["vm"]), "ip": str(vm.get("ip") or ""), "step": steps[0]} for vm in plan["vms"]],
+            }
+            validate_intent(intent)
+            state["intent"] = intent
+        if progress is not None:
+            if intent is None or intent["run"] != owner:
+                raise StateError(f"run {owner} has no intent record on service {state['service']} to mark progress in")
+            entry = next((item for item in intent["vms"] if item["vm"] == progress.get("vm")), None)
+            if entry is None or progress.get("step") not in INTENT_STEPS[intent["action"]]:
+                raise StateError(
+                    f"progress {progress!r} names no planned VM of run {owner} "
+                    f"({', '.join(item['vm'] for item in intent['vms'])}) or no step of {intent['action']} "
+                    f"({', '.join(INTENT_STEPS[intent['action']])})"
+                )
+            entry["step"] = progress["step"]
+            if progress.get("ip"):
+                entry["ip"] = str(progress["ip"])
+        if intent is not None and intent["run"] == owner:
+            intent["updated_at"] = format_time(now)
+        state["updated_at"] = format_time(now)
+        return True, {"renewed": True, "intent": state.get("intent")}
 
     return mutate
 
@@ -408,7 +518,8 @@ def record(event: dict, instances: int | None, breaker_threshold: int, now: floa
             **event,
         }
         if action in ACTIONS:
-            state["actions_total"][action][status] += 1
+            totals = state["actions_total"][action]
+            totals[status] = totals.get(status, 0) + 1
             if status == "success":
                 state["last_scale"][action] = format_time(now)
         if status == "skipped" and event.get("limit") in LIMITS:
@@ -432,6 +543,9 @@ def record(event: dict, instances: int | None, breaker_threshold: int, now: floa
         if opened:
             complete["breaker"] = "opened"
         state["recent_event_ids"] = [*state.get("recent_event_ids", []), event["id"]][-50:]
+        # the run's last event (or the event recording a dead run) ends its intent
+        if (state.get("intent") or {}).get("run") == event["id"]:
+            state["intent"] = None
         state["updated_at"] = format_time(now)
         return True, {"event": complete, "duplicate": False, "breaker_opened": opened}
 

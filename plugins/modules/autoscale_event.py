@@ -40,8 +40,10 @@ options:
       - The event, a mapping. Required keys are C(action) (V(scale_out), V(scale_in), or
         V(reconcile) or V(notification) - a notification that asked no valid action -, which are
         recorded but move no counter, cooldown or breaker) and
-        C(status) (V(success), V(failed) or V(skipped)). C(id) is the event's unique id (the run's
-        id is a good one), generated when missing.
+        C(status) (V(success), V(failed), V(skipped), or V(abandoned) - a run that died half-way,
+        recorded with the dead run's id by the run that repaired what it left; it moves no cooldown and
+        no breaker). C(id) is the event's unique id (the run's id is a good one), generated when missing.
+        An event with the id of the run in the service's intent record ends that record.
       - Other keys are kept as given, for example C(trigger), C(alert), C(fingerprint),
         C(actions) (a list of C({type, vm, ip, pool, member})), C(duration_seconds), C(step) and
         C(reason) (of a failure), C(run). C(timestamp) and C(service) are set by the module.

@@ -21,6 +21,13 @@ description:
     run ends green as skipped instead of red.
   - O(state=absent) releases it. Another owner's live lock is only released with O(force=true)
     (an operator clearing the lock of a dead run).
+  - O(renew=true) renews the lock this run holds for O(ttl) more seconds - a run renews it before each
+    step, for that step's own time limit plus a margin, so that an expired lock means a dead run - and
+    records in the service's intent record what the run is about to do (O(plan)) and what it has done
+    (O(progress)). It never takes a lock - when another run has taken it over, the module fails and the
+    run must stop without acting further (RV(lost)).
+  - Taking the lock returns RV(abandoned), the intent record of a run that died half-way (its lock
+    expired or was cleared), for this run to repair first (docs/operations.md, "A run that dies").
 author:
   - Dana Cloud platform team (@danacloud)
 extends_documentation_fragment:
@@ -70,6 +77,29 @@ options:
     type: str
     choices: [fail, skip]
     default: fail
+  renew:
+    description:
+      - With O(state=present), only renew the lock O(owner) holds (expired or not, as long as no other
+        run took it over) and update the intent record; fail at once, with RV(lost), when it is not
+        O(owner)'s any more.
+    type: bool
+    default: false
+  step:
+    description: With O(renew=true), the step the run is about to start, shown in the lock record.
+    type: str
+  plan:
+    description:
+      - With O(renew=true), start the run's intent record, before its first change.
+      - C(action) is V(scale_out) or V(scale_in); C(vms) lists the VMs it will add or remove, each
+        with C(vm) and, when known, C(ip).
+    type: dict
+  progress:
+    description:
+      - With O(renew=true), mark a step of one planned VM done in the intent record.
+      - C(vm), C(step) (scale-out - planned, leased, cloned, booted, targeted, member_added, serving;
+        scale-in - chosen, disabled, drained, member_removed, powered_off, deleted) and, when it became
+        known, C(ip).
+    type: dict
   cooldown_seconds:
     description:
       - The service's cooldown. With O(state=present), RV(cooldown_remaining) is computed from it,
@@ -93,6 +123,17 @@ EXAMPLES = r"""
     service: acme-web
     owner: "{{ autoscale_run_id }}"
     state: absent
+    state_dir: "{{ vm_autoscale_state_dir }}"
+  delegate_to: "{{ groups['state_host'] | first }}"
+
+- name: Renew it before a step, for the step's limit plus a margin, and mark a VM's progress
+  danacloud.vm_autoscale.autoscale_lock:
+    service: acme-web
+    owner: "{{ autoscale_run_id }}"
+    renew: true
+    ttl: 960
+    step: clone acme-web-auto-0003
+    progress: {vm: acme-web-auto-0003, step: leased, ip: 10.20.0.57}
     state_dir: "{{ vm_autoscale_state_dir }}"
   delegate_to: "{{ groups['state_host'] | first }}"
 
@@ -132,6 +173,23 @@ released:
   description: The lock record that was released (null when there was none).
   returned: state=absent
   type: dict
+abandoned:
+  description:
+    - The intent record of a run that died half-way (its lock expired or was cleared), with C(lock),
+      its expired lock, when it had one; null when there is none. Taking the lock leaves the record in
+      place; the event that records the dead run (status C(abandoned)) clears it.
+  returned: state=present and not renew
+  type: dict
+  sample: {"run": "acme-web-20261122T100000Z-k3x9q0", "action": "scale_out", "started_at": "2026-11-22T10:00:00Z",
+           "vms": [{"vm": "acme-web-auto-0003", "ip": "10.20.0.57", "step": "cloned"}]}
+intent:
+  description: The run's intent record after the call.
+  returned: renew
+  type: dict
+lost:
+  description: The lock is no longer this run's (with O(renew=true), on failure).
+  returned: failure
+  type: bool
 waited:
   description: Seconds spent waiting for another run's lock.
   returned: state=present
@@ -166,6 +224,10 @@ ARGUMENT_SPEC = {
     "force": {"type": "bool", "default": False},
     "busy": {"type": "str", "choices": ["fail", "skip"], "default": "fail"},
     "cooldown_seconds": {"type": "int", "default": 0},
+    "renew": {"type": "bool", "default": False},
+    "step": {"type": "str"},
+    "plan": {"type": "dict"},
+    "progress": {"type": "dict"},
 }
 
 
@@ -212,17 +274,29 @@ def main() -> None:
         )
     try:
         store = _state.ServiceState.from_params(params)
-        if params["state"] == "present":
+        if params["state"] == "present" and params["renew"]:
+            mutation = _state.hold(
+                params["owner"],
+                params["ttl"],
+                time.time(),
+                step=params["step"],
+                plan=params["plan"],
+                progress=params["progress"],
+            )
+            changed, before, after, extra = store.change(mutation, module.check_mode)
+        elif params["state"] == "present":
             changed, before, after, extra = _take(module, store)
         else:
             mutation = _state.release(params["owner"], params["force"], time.time())
             changed, before, after, extra = store.change(mutation, module.check_mode)
     except _state.Locked as exc:
         module.fail_json(msg=str(exc), holder=exc.holder)
+    except _state.Lost as exc:
+        module.fail_json(msg=str(exc), lost=True)
     except _state.StateError as exc:
         module.fail_json(msg=str(exc))
     result = {"changed": changed, "lock": after["lock"], **extra}
-    if params["state"] == "present":
+    if params["state"] == "present" and not params["renew"]:
         remaining, _last = _state.cooldown(after, params["cooldown_seconds"], time.time())
         result.update(state=after, suspended=after["suspended"], cooldown_remaining=remaining)
     if module._diff:

@@ -99,6 +99,15 @@ lock:
   description: The live run lock (null when free or expired).
   returned: always
   type: dict
+intent:
+  description:
+    - The intent record of the run acting on the service - what it set out to do and how far each VM
+      got (null when no run is acting). When the lock is gone or expired, it is what a dead run left
+      and the next acting run repairs (docs/operations.md, "A run that dies").
+  returned: always
+  type: dict
+  sample: {"run": "acme-web-20261122T100000Z-k3x9q0", "action": "scale_out", "started_at": "2026-11-22T10:00:00Z",
+           "updated_at": "2026-11-22T10:01:10Z", "vms": [{"vm": "acme-web-auto-0003", "ip": "10.20.0.57", "step": "cloned"}]}
 suspended:
   description: The circuit breaker is open; the service does not scale.
   returned: always
@@ -190,6 +199,7 @@ def main() -> None:
         "changed": changed,
         "state": state,
         "lock": _state.lock_holder(state, now),
+        "intent": state.get("intent"),
         "suspended": state["suspended"],
         "cooldown_remaining": remaining,
         "last_scale_epoch": last,

@@ -23,7 +23,9 @@ description:
   - A new lease is C(reserved) until confirmed with O(confirm=true), which makes it C(in_use). A
     reservation that is not confirmed within O(reservation_ttl) seconds is freed by the next run
     (the run that made it died between reserving and using the address); leases in use never
-    expire on their own.
+    expire on their own. With O(reservation_ttl=0) a reservation never expires either; it is
+    released by whoever repairs the run (the collection's roles do this, their intent record says
+    which VM the address was for, and a lease whose VM exists in vCenter must never be handed out again).
   - The lease file format is described in C(docs/ip_pool_allocate.md) of the collection.
 author:
   - Dana Cloud platform team (@danacloud)
@@ -135,6 +137,7 @@ options:
     description:
       - Seconds a reservation may stay unconfirmed before another run frees it. Longer than a
         scale-out takes from reserving the address to confirming it (clone, boot, health).
+      - V(0) keeps the reservation until it is confirmed or released (the scale_out role's choice).
     type: int
     default: 1800
   lock_timeout:
@@ -428,7 +431,7 @@ def _positive(module: AnsibleModule) -> None:
     """Numbers that must be positive, checked before anything is read or written."""
     probe = module.params["probe"]
     checks = [
-        ("reservation_ttl", module.params["reservation_ttl"], 1),
+        ("reservation_ttl", module.params["reservation_ttl"], 0),
         ("lock_timeout", module.params["lock_timeout"], 0),
         ("probe.ping_count", probe["ping_count"], 1),
         ("probe.ping_timeout", probe["ping_timeout"], 0.1),

@@ -499,7 +499,10 @@ LEASE = ("leases", "198.18.1.100")
         (json.dumps(corrupt(valid_document(), (*LEASE, "owner"), KeyError)), ".owner is missing"),
         (json.dumps(corrupt(valid_document(), (*LEASE, "ip"), "198.18.1.101")), "must equal its key"),
         (json.dumps(corrupt(valid_document(), (*LEASE, "created_at"), "yesterday")), "not a UTC time"),
-        (json.dumps(corrupt(valid_document(), (*LEASE, "state"), "reserved")), "has no expires_at"),
+        (
+            json.dumps(corrupt(corrupt(valid_document(), (*LEASE, "state"), "reserved"), (*LEASE, "expires_at"), 5)),
+            "expires_at must be a time or null",
+        ),
     ],
 )
 def test_a_broken_lease_file_fails_with_its_path_and_is_left_untouched(tmp_path, text, words):

@@ -323,3 +323,98 @@ def test_the_lock_returns_the_guards_and_the_last_event_releases_it(run_module, 
     other = record(run_module, dirs, {"id": "run-2b", "action": "scale_out", "status": "failed"}, release_lock="run-2")
     assert other["lock_released"] is None and state_file(dirs)["lock"]["owner"] == "run-3"
     assert event_lines(dirs)[-1]["id"] == "run-2b"
+
+
+# --- the intent record and the renewed lock (a run that dies) ----------------------------
+
+
+def renew(run_module, dirs, owner, **args):
+    return run_module(autoscale_lock.main, {"service": "acme-web", **dirs, "owner": owner, "renew": True, **args})
+
+
+def test_a_run_records_its_intent_and_its_progress_and_its_last_event_ends_it(run_module, dirs):
+    lock(run_module, dirs, owner="run-1", action="scale_out", ttl=60)
+    plan = {"action": "scale_out", "vms": [{"vm": "acme-web-auto-0003"}, {"vm": "acme-web-auto-0004"}]}
+    started = renew(run_module, dirs, "run-1", ttl=900, step="lease acme-web-auto-0003", plan=plan)
+    assert started["intent"]["vms"] == [
+        {"vm": "acme-web-auto-0003", "ip": "", "step": "planned"},
+        {"vm": "acme-web-auto-0004", "ip": "", "step": "planned"},
+    ]
+    progress = {"vm": "acme-web-auto-0003", "step": "leased", "ip": "10.20.0.57"}
+    renew(run_module, dirs, "run-1", ttl=120, step="clone acme-web-auto-0003", progress=progress)
+    on_disk = state_file(dirs)
+    assert on_disk["intent"]["vms"][0] == {"vm": "acme-web-auto-0003", "ip": "10.20.0.57", "step": "leased"}
+    assert on_disk["lock"]["step"] == "clone acme-web-auto-0003"
+    expiry = _state.parse_time(on_disk["lock"]["expires_at"]) - time.time()
+    assert 115 <= expiry <= 121, expiry  # the renewal's own ttl, not the first one
+    read = run_module(autoscale_state.main, {"service": "acme-web", **dirs})
+    assert read["intent"]["run"] == "run-1"
+    record(run_module, dirs, {"id": "run-1", "action": "scale_out", "status": "success"}, release_lock="run-1")
+    assert state_file(dirs)["intent"] is None and state_file(dirs)["lock"] is None
+
+
+def test_the_next_run_finds_what_a_dead_run_left_and_the_abandoned_event_ends_it(run_module, dirs):
+    lock(run_module, dirs, owner="dead-run", action="scale_out", ttl=1)
+    renew(run_module, dirs, "dead-run", ttl=1, plan={"action": "scale_out", "vms": [{"vm": "acme-web-auto-0003"}]})
+    time.sleep(1.1)
+    taken = lock(run_module, dirs, owner="run-2", action="scale_in")
+    assert taken["abandoned"]["run"] == "dead-run" and taken["abandoned"]["lock"]["owner"] == "dead-run"
+    assert taken["abandoned"]["vms"][0]["step"] == "planned"
+    # The record stays until the dead run is recorded: a repair that dies too is repaired again.
+    assert state_file(dirs)["intent"]["run"] == "dead-run"
+    with pytest.raises(_state.StateError, match="unfinished intent of run dead-run"):
+        _state.hold("run-2", 60, time.time(), plan={"action": "scale_in", "vms": []})(state_file(dirs))
+    record(run_module, dirs, {"id": "dead-run", "action": "scale_out", "status": "abandoned", "by": "run-2"})
+    assert state_file(dirs)["intent"] is None and state_file(dirs)["lock"]["owner"] == "run-2"
+    totals = state_file(dirs)["actions_total"]["scale_out"]
+    assert totals["abandoned"] == 1 and state_file(dirs)["consecutive_failures"] == 0  # not the breaker's
+    assert metrics(dirs)['vm_autoscale_actions_total{service="acme-web",action="scale_out",result="abandoned"}'] == 1
+    # An operator clearing a lock by force leaves the intent for the next run as well.
+    renew(
+        run_module, dirs, "run-2", plan={"action": "scale_in", "vms": [{"vm": "acme-web-auto-0002", "ip": "10.20.0.3"}]}
+    )
+    lock(run_module, dirs, state="absent", force=True)
+    assert lock(run_module, dirs, owner="run-3")["abandoned"]["run"] == "run-2"
+
+
+def test_a_run_whose_lock_was_taken_over_cannot_renew_it_and_changes_nothing(run_module, dirs):
+    lock(run_module, dirs, owner="slow-run", action="scale_out", ttl=1)
+    renew(run_module, dirs, "slow-run", ttl=1, plan={"action": "scale_out", "vms": [{"vm": "acme-web-auto-0003"}]})
+    time.sleep(1.1)
+    # Expired, but nobody took it: still the slow run's to renew.
+    assert renew(run_module, dirs, "slow-run", ttl=1)["renewed"]
+    time.sleep(1.1)
+    lock(run_module, dirs, owner="run-2", action="scale_out")
+    before = state_file(dirs)
+    lost = renew(run_module, dirs, "slow-run", ttl=60, progress={"vm": "acme-web-auto-0003", "step": "leased"})
+    assert lost["failed"] and lost["lost"] and "run-2" in lost["msg"] and "stops here" in lost["msg"]
+    assert state_file(dirs) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"plan": {"action": "scale_sideways", "vms": []}}, "plan.action is 'scale_sideways'"),
+        ({"progress": {"vm": "acme-web-auto-0099", "step": "leased"}}, "names no planned VM"),
+        ({"progress": {"vm": "acme-web-auto-0003", "step": "flying"}}, "no step of scale_out"),
+    ],
+)
+def test_a_bad_plan_or_progress_is_refused_and_writes_nothing(run_module, dirs, args, message):
+    lock(run_module, dirs, owner="run-1", action="scale_out")
+    renew(run_module, dirs, "run-1", plan={"action": "scale_out", "vms": [{"vm": "acme-web-auto-0003"}]})
+    before = state_file(dirs)
+    refused = renew(run_module, dirs, "run-1", **args)
+    assert refused["failed"] and message in refused["msg"], refused["msg"]
+    assert state_file(dirs) == before
+
+
+def test_a_state_document_of_an_earlier_release_is_read_and_counts_abandoned_from_zero(run_module, dirs):
+    record(run_module, dirs, {"id": "old", "action": "scale_out", "status": "success"})
+    document = state_file(dirs)
+    del document["intent"]
+    for action in _state.ACTIONS:
+        del document["actions_total"][action]["abandoned"]
+    with open(os.path.join(dirs["state_dir"], "services", "acme-web.json"), "w") as handle:
+        json.dump(document, handle)
+    record(run_module, dirs, {"id": "gone", "action": "scale_in", "status": "abandoned"})
+    assert state_file(dirs)["actions_total"]["scale_in"]["abandoned"] == 1

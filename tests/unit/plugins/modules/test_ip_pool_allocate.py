@@ -148,7 +148,7 @@ def test_ranges_name_their_fields_in_errors(run, base):
         ({"gateway": "198.18.1.105"}, "gateway: 198.18.1.105 is inside the pool range"),
         ({"start": "198.18.1.120"}, "start: 198.18.1.120 is after end 198.18.1.119"),
         ({"exclude": ["198.18.9.9"]}, "exclude[0]: 198.18.9.9 is not inside the subnet"),
-        ({"reservation_ttl": 0}, "Invalid reservation_ttl: 0 is below the minimum 1"),
+        ({"reservation_ttl": -1}, "Invalid reservation_ttl: -1 is below the minimum 0"),
         ({"probe": {"concurrency": 0}}, "Invalid probe.concurrency"),
         ({"probe": {"tcp_ports": [70000]}}, "70000 is not a TCP port"),
         ({"pool_name": "../x"}, "Invalid pool_name: '../x' is not a valid pool name"),
@@ -193,6 +193,18 @@ def test_expired_reservations_are_freed_with_a_warning(run, base):
     assert [lease["owner"] for lease in result["expired"]] == ["crashed"]
     warnings = [json.dumps(warning) for warning in result["warnings"]]  # 2.19 wraps them in event records
     assert any("crashed (service acme-web) was never confirmed" in warning for warning in warnings)
+
+
+def test_a_reservation_without_a_ttl_never_expires_and_is_released_by_name(run, base):
+    run(dict(base, owner="slow-clone", reservation_ttl=0))
+    with open(lease_file(base)) as handle:
+        assert json.load(handle)["leases"]["198.18.1.101"]["expires_at"] is None
+    later = run(dict(base, owner="next-vm"))  # reads and expires: the reservation stays
+    assert later["ip"] != "198.18.1.101" and later["expired"] == []
+    released = run({"state": "absent", "service": "acme-web", "owner": "slow-clone", "lease_dir": base["lease_dir"]})
+    assert released["changed"]
+    with open(lease_file(base)) as handle:
+        assert "198.18.1.101" not in json.load(handle)["leases"]
 
 
 def test_absent_without_a_lease_is_ok(run, base):
