@@ -47,7 +47,7 @@ RESULTS = ("success", "failed", "skipped", "abandoned")
 # dies"). The run that repairs a dead one reads them: a scale-out VM that reached "serving" is kept,
 # any other is removed; a scale-in VM is put back in service unless its member was already removed.
 INTENT_STEPS = {
-    "scale_out": ("planned", "leased", "cloned", "booted", "targeted", "member_added", "serving"),
+    "scale_out": ("planned", "leased", "cloned", "booted", "member_added", "serving"),
     "scale_in": ("chosen", "disabled", "drained", "member_removed", "powered_off", "deleted"),
 }
 # What autoscale_event records; only ACTIONS move counters. "notification": a notification that
@@ -405,6 +405,13 @@ def acquire(owner: str, action: str | None, ttl: int, now: float):
     return mutate
 
 
+def _planned(vm: Any, step: str) -> dict:
+    """An intent entry from a planned VM: its name, or a mapping with vm and ip."""
+    if isinstance(vm, dict):
+        return {"vm": str(vm.get("vm")), "ip": str(vm.get("ip") or ""), "step": step}
+    return {"vm": str(vm), "ip": "", "step": step}
+
+
 class Lost(StateError):
     """A run's lock is no longer its own: it expired and another run took it over (and repaired)."""
 
@@ -449,7 +456,7 @@ def hold(owner: str, ttl: int, now: float, *, step: str | None = None, plan: dic
                 "run": owner,
                 "action": plan["action"],
                 "started_at": format_time(now),
-                "vms": [{"vm": str(vm["vm"]), "ip": str(vm.get("ip") or ""), "step": steps[0]} for vm in plan["vms"]],
+                "vms": [_planned(vm, steps[0]) for vm in plan.get("vms") or []],
             }
             validate_intent(intent)
             state["intent"] = intent

@@ -91,12 +91,12 @@ options:
     description:
       - With O(renew=true), start the run's intent record, before its first change.
       - C(action) is V(scale_out) or V(scale_in); C(vms) lists the VMs it will add or remove, each
-        with C(vm) and, when known, C(ip).
+        a name or a mapping with C(vm) and, when known, C(ip).
     type: dict
   progress:
     description:
       - With O(renew=true), mark a step of one planned VM done in the intent record.
-      - C(vm), C(step) (scale-out - planned, leased, cloned, booted, targeted, member_added, serving;
+      - C(vm), C(step) (scale-out - planned, leased, cloned, booted, member_added, serving;
         scale-in - chosen, disabled, drained, member_removed, powered_off, deleted) and, when it became
         known, C(ip).
     type: dict

@@ -1,0 +1,40 @@
+# Copyright: (c) 2026, Dana Cloud platform team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A test's fault: SIGKILL the whole ansible-playbook process group right after a chosen task.
+
+Enabled by the crash-safety tests only (ANSIBLE_CALLBACKS_ENABLED=kill_after). The task is the
+first whose (templated) name starts with VM_AUTOSCALE_TEST_KILL_AFTER and that ends ok or
+changed; the kill is exactly what an evicted AWX pod or a dead Jenkins agent does to a run: no
+rescue, no always, no handler runs. The playbook must be started in a session of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from ansible.plugins.callback import CallbackBase
+
+DOCUMENTATION = """
+name: kill_after
+type: aggregate
+short_description: SIGKILL the run's process group after a named task (crash-safety tests)
+description: SIGKILL the run's process group after a named task (crash-safety tests).
+requirements: [enabled in ANSIBLE_CALLBACKS_ENABLED]
+"""
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "kill_after"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prefix = os.environ.get("VM_AUTOSCALE_TEST_KILL_AFTER", "")
+
+    def v2_runner_on_ok(self, result) -> None:
+        names = {getattr(result, "task_name", None) or "", result._task.get_name()}
+        if self.prefix and any(name.startswith(self.prefix) for name in names):
+            os.killpg(os.getpgrp(), signal.SIGKILL)

@@ -1,0 +1,175 @@
+"""A run killed at any step is repaired by the next run of the service (issue 18).
+
+A scale action of acme-web runs with short step limits and its whole process group is SIGKILLed
+right after one side-effect step (a callback plugin does it, so the kill lands exactly there:
+tests/integration/callbacks/kill_after.py). The test waits until the lock the dead run held has
+expired - read from the state document, not guessed - and triggers the service once more. The
+runs form a chain: the next run repairs the dead one first and is itself killed at the next
+step, so every repair is also done by a run that then dies; the last run ends. Read back from
+vcsim, both F5 devices, the leases, the Prometheus targets, the state document and the event log:
+no run failed for the lock; each dead run is recorded as abandoned, once, by the run after it,
+with what it repaired; nothing of a dead run is left; the service ends at a consistent size; and
+the last run's own action succeeded.
+"""
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from labclient import F5_A, F5_B, vm_names
+from scaling import events, leases, members, service_state, targets
+
+REPO = Path(__file__).resolve().parents[2]
+STATIC = ["198.18.1.11:80", "198.18.1.12:80"]
+NO_COOLDOWN = ("-e", "scale_out_respect_cooldown=false", "-e", "scale_in_respect_cooldown=false")
+# Short step limits for the run that is killed, so that its lock expires within seconds.
+SHORT_LIMITS = (
+    "-e",
+    json.dumps({
+        "scale_out_lock_margin": 1, "scale_out_call_timeout": 3, "scale_out_lease_timeout": 8,
+        "scale_out_vm_timeout": 15, "scale_out_boot_timeout": 30, "scale_out_health_timeout": 20,
+        "scale_out_f5_sync_timeout": 6, "scale_out_f5_member_timeout": 20,
+        "scale_in_lock_margin": 1, "scale_in_call_timeout": 3, "scale_in_vm_timeout": 15,
+        "scale_in_f5_sync_timeout": 6, "scale_in_drain_timeout": 10,
+    }),
+)  # fmt: skip
+
+# Scale-out: (kill point, the task right after which the run dies). Each killed run first repairs
+# what the one before it left (a repair by a run that then dies itself), then makes its own VM.
+# The last point leaves a serving VM, which the final run keeps.
+SCALE_OUT_KILLS = [
+    ("after the lease", "Reserve an address"),
+    ("after the clone and power-on", "Clone the service's template"),
+    ("after the Prometheus target", "Add the VM to the service's Prometheus targets"),
+    ("after the member on the first F5 device", "Add the member to the pool"),
+    ("after the config sync", "Push to the peer by config-sync from the active device - new member"),
+    ("before the event", "Renew the run lock: record the event"),
+]
+# Scale-in: (playbook, the task after which it dies or None for a run that ends, what the run
+# repairs of the one before it, the autoscaled VMs after it when it ends).
+SCALE_IN_STORY = [
+    ("playbooks/scale_in.yml", "Power off the VM", None, None),  # after the power-off
+    ("playbooks/scale_out.yml", None, "removed", ["acme-web-auto-0001"]),
+    ("playbooks/scale_in.yml", "Renew the run lock: release the address", None, None),  # before the lease release
+    ("playbooks/scale_out.yml", None, "removed", ["acme-web-auto-0001"]),
+    ("playbooks/scale_in.yml", "Disable the member", None, None),  # after the disable
+    ("playbooks/scale_in.yml", "Remove the member from the pool", "put_back", None),  # after the member removal
+    ("playbooks/scale_in.yml", None, "put_back", []),
+]
+
+
+def killed_run(tmp_path, playbook, task):
+    """Run ``playbook`` for acme-web in a session of its own; the callback SIGKILLs the group after ``task``."""
+    env = {
+        **os.environ,
+        "ANSIBLE_CALLBACKS_ENABLED": "kill_after",
+        "ANSIBLE_CALLBACK_PLUGINS": str(REPO / "tests" / "integration" / "callbacks"),
+        "VM_AUTOSCALE_TEST_KILL_AFTER": task,
+    }
+    argv = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "inventories/lab", playbook, "-l", "acme-web"]
+    with open(tmp_path / "killed.log", "w") as log:
+        process = subprocess.Popen(
+            [*argv, *NO_COOLDOWN, *SHORT_LIMITS], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            returncode = process.wait(timeout=300)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, 9)
+                process.wait()
+    output = (tmp_path / "killed.log").read_text()
+    assert returncode == -9, f"the run was not killed after {task!r} (rc {returncode}):\n{output[-3000:]}"
+    return output
+
+
+def wait_for_the_dead_lock_to_expire(lab):
+    """The dead run's intent and lock are there; sleep until the lock has expired (its own expiry)."""
+    state = service_state(lab)
+    assert state["intent"] is not None and state["lock"] is not None, state
+    assert state["lock"]["owner"] == state["intent"]["run"]
+    expiry = time.mktime(time.strptime(state["lock"]["expires_at"], "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+    left = expiry - time.time()
+    assert left < 60, f"the dead run's lock holds {left:.0f} s more: its step limits are not what the test set"
+    time.sleep(max(0.0, left) + 1.2)
+    return state["intent"]
+
+
+def consistent(lab, vsphere):
+    """The service's autoscaled VMs agree everywhere; returns their names."""
+    vms = sorted(name for name in vm_names(vsphere) if name.startswith("acme-web-auto-"))
+    by_owner = {lease["owner"]: (ip, lease["state"]) for ip, lease in leases(lab).items()}
+    assert sorted(by_owner) == vms, (by_owner, vms)
+    assert all(state == "in_use" for _ip, state in by_owner.values()), by_owner
+    ips = sorted(ip for ip, _state in by_owner.values())
+    expected = sorted([*STATIC, *(f"{ip}:80" for ip in ips)])
+    assert members(F5_A) == expected and members(F5_B) == expected, (members(F5_A), members(F5_B), expected)
+    expected_targets = [
+        {"targets": [f"{by_owner[vm][0]}:9100"], "labels": {"service": "acme-web", "vm": vm}} for vm in vms
+    ]
+    assert sorted(targets(lab), key=lambda t: t["labels"]["vm"]) == expected_targets, targets(lab)
+    state = service_state(lab)
+    assert state["intent"] is None and state["lock"] is None, state
+    return vms
+
+
+def abandoned_event(lab, dead, by):
+    """The one event of the dead run: abandoned, recorded by run ``by``."""
+    recorded = [event for event in events(lab) if event["id"] == dead["run"]]
+    assert len(recorded) == 1 and recorded[0]["status"] == "abandoned", recorded
+    assert recorded[0]["repaired_by"] == by and recorded[0]["action"] == dead["action"], recorded[0]
+    assert recorded[0]["intent"] == dead["vms"]
+    return recorded[0]
+
+
+def test_a_scale_out_killed_at_each_step_is_repaired_by_the_next_run(run_playbook, prepared, vsphere, tmp_path):
+    lab = prepared
+    dead = None
+    for point, task in SCALE_OUT_KILLS:
+        killed_run(tmp_path, "playbooks/scale_out.yml", task)
+        intent = wait_for_the_dead_lock_to_expire(lab)
+        assert intent["action"] == "scale_out" and [vm["vm"] for vm in intent["vms"]] == ["acme-web-auto-0001"], point
+        if dead is not None:  # this run repaired the one before it, then made its own VM (and died)
+            repair = abandoned_event(lab, dead, intent["run"])
+            assert repair["removed"] == ["acme-web-auto-0001"] and repair["kept"] == [], (point, repair)
+            # nothing of the dead run is left: every lease is this run's
+            assert {lease["requested_by"] for lease in leases(lab).values()} <= {intent["run"]}, (point, leases(lab))
+        dead = intent
+
+    again = run_playbook("playbooks/scale_out.yml", "-l", "acme-web", *NO_COOLDOWN)
+    assert again.returncode == 0, again.stdout[-3000:]
+    repair = abandoned_event(lab, dead, events(lab)[-1]["id"])
+    assert repair["kept"] == ["acme-web-auto-0001"] and repair["removed"] == []  # it was serving
+    assert events(lab)[-1]["action"] == "scale_out" and events(lab)[-1]["status"] == "success"
+    assert consistent(lab, vsphere) == ["acme-web-auto-0001", "acme-web-auto-0002"]
+    state = service_state(lab)
+    assert state["actions_total"]["scale_out"]["abandoned"] == len(SCALE_OUT_KILLS)
+    assert state["consecutive_failures"] == 0 and not state["suspended"]  # a dead runner is not the service's failure
+
+
+def test_a_scale_in_killed_at_each_step_is_repaired_by_the_next_run(run_playbook, prepared, vsphere, tmp_path):
+    lab = prepared
+    grown = run_playbook("playbooks/scale_out.yml", "-l", "acme-web", *NO_COOLDOWN)
+    assert grown.returncode == 0, grown.stdout[-3000:]
+    dead = None
+    for playbook, task, repair, vms in SCALE_IN_STORY:
+        if task is not None:
+            killed_run(tmp_path, playbook, task)
+            intent = wait_for_the_dead_lock_to_expire(lab)
+            assert intent["action"] == "scale_in" and [vm["vm"] for vm in intent["vms"]] == ["acme-web-auto-0001"]
+            by = intent["run"]
+        else:
+            run = run_playbook(playbook, "-l", "acme-web", *NO_COOLDOWN)
+            assert run.returncode == 0, run.stdout[-3000:]
+            by = events(lab)[-1]["id"]
+            assert events(lab)[-1]["status"] == "success" and events(lab)[-1]["action"] in playbook
+        if dead is not None:
+            recorded = abandoned_event(lab, dead, by)
+            other = "removed" if repair == "put_back" else "put_back"
+            assert recorded[repair] == ["acme-web-auto-0001"] and recorded[other] == [], (playbook, task, recorded)
+        if vms is not None:
+            assert consistent(lab, vsphere) == vms
+        dead = intent if task is not None else None
+    assert service_state(lab)["actions_total"]["scale_in"]["abandoned"] == 4
