@@ -56,6 +56,8 @@ PHASES = {
         ("F5 add + sync", ("Add the member", "device - new member", "Remember the member")),
         ("F5 member up", ("marks the member available",)),
         ("record, unlock", ("Record the scale-out", "Report", "run lock (absent)")),
+        ("intent, lock renewals", ("Renew the run lock", "Renew the lock for", "Say what this run is about to do",
+                                   "Mark the member removed")),
     ],
     "scale_in": [
         ("lock, guards, pick", ("run's id", "run lock (present)", "service's state", "F5 devices", "devices the member",
@@ -66,9 +68,11 @@ PHASES = {
         ("drain", ("Drain", "still count connections", "drain that timed out", "Remember the drain")),
         ("F5 remove + sync", ("address leased", "Remember it", "Remove the member from the pool",
                               "device - removal")),
-        ("target, VM, lease", ("Prometheus targets", "Delete the VM", "Release the address",
+        ("target, VM, lease", ("Prometheus targets", "Power off the VM", "Delete the VM", "Release the address",
                                "could not be undone", "removal step", "Remember the removal")),
         ("record, unlock", ("Record the scale-in", "Report", "run lock (absent)")),
+        ("intent, lock renewals", ("Renew the run lock", "Renew the lock for", "Say what this run is about to do",
+                                   "Mark the member removed")),
     ],
 }  # fmt: skip
 # Tasks shared by several phases (the config sync's wait and check): they belong to the phase of

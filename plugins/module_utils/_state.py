@@ -46,9 +46,11 @@ RESULTS = ("success", "failed", "skipped", "abandoned")
 # The steps a run records in its intent, per planned VM, in order (docs/operations.md, "A run that
 # dies"). The run that repairs a dead one reads them: a scale-out VM that reached "serving" is kept,
 # any other is removed; a scale-in VM is put back in service unless its member was already removed.
+# Each mark is one call to the state host, so a mark is only made where the repair or the lock's
+# expiry needs it.
 INTENT_STEPS = {
-    "scale_out": ("planned", "leased", "cloned", "booted", "member_added", "serving"),
-    "scale_in": ("chosen", "disabled", "drained", "member_removed", "powered_off", "deleted"),
+    "scale_out": ("planned", "leased", "booted", "serving"),
+    "scale_in": ("chosen", "drained", "member_removed"),
 }
 # What autoscale_event records; only ACTIONS move counters. "notification": a notification that
 # asked no valid action (refused, resolved, another service's), recorded with its reason.

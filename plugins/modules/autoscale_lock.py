@@ -96,8 +96,8 @@ options:
   progress:
     description:
       - With O(renew=true), mark a step of one planned VM done in the intent record.
-      - C(vm), C(step) (scale-out - planned, leased, cloned, booted, member_added, serving;
-        scale-in - chosen, disabled, drained, member_removed, powered_off, deleted) and, when it became
+      - C(vm), C(step) (scale-out - planned, leased, booted, serving; scale-in - chosen, drained,
+        member_removed) and, when it became
         known, C(ip).
     type: dict
   cooldown_seconds:
@@ -181,7 +181,7 @@ abandoned:
   returned: state=present and not renew
   type: dict
   sample: {"run": "acme-web-20261122T100000Z-k3x9q0", "action": "scale_out", "started_at": "2026-11-22T10:00:00Z",
-           "vms": [{"vm": "acme-web-auto-0003", "ip": "10.20.0.57", "step": "cloned"}]}
+           "vms": [{"vm": "acme-web-auto-0003", "ip": "10.20.0.57", "step": "leased"}]}
 intent:
   description: The run's intent record after the call.
   returned: renew

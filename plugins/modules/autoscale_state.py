@@ -107,7 +107,7 @@ intent:
   returned: always
   type: dict
   sample: {"run": "acme-web-20261122T100000Z-k3x9q0", "action": "scale_out", "started_at": "2026-11-22T10:00:00Z",
-           "updated_at": "2026-11-22T10:01:10Z", "vms": [{"vm": "acme-web-auto-0003", "ip": "10.20.0.57", "step": "cloned"}]}
+           "updated_at": "2026-11-22T10:01:10Z", "vms": [{"vm": "acme-web-auto-0003", "ip": "10.20.0.57", "step": "leased"}]}
 suspended:
   description: The circuit breaker is open; the service does not scale.
   returned: always

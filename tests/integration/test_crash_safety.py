@@ -29,7 +29,7 @@ SHORT_LIMITS = (
     "-e",
     json.dumps({
         "scale_out_lock_margin": 1, "scale_out_call_timeout": 3, "scale_out_lease_timeout": 8,
-        "scale_out_vm_timeout": 15, "scale_out_boot_timeout": 30, "scale_out_health_timeout": 20,
+        "scale_out_vm_timeout": 12, "scale_out_boot_timeout": 12, "scale_out_health_timeout": 8,
         "scale_out_f5_sync_timeout": 6, "scale_out_f5_member_timeout": 20,
         "scale_in_lock_margin": 1, "scale_in_call_timeout": 3, "scale_in_vm_timeout": 15,
         "scale_in_f5_sync_timeout": 6, "scale_in_drain_timeout": 10,
@@ -52,7 +52,7 @@ SCALE_OUT_KILLS = [
 SCALE_IN_STORY = [
     ("playbooks/scale_in.yml", "Power off the VM", None, None),  # after the power-off
     ("playbooks/scale_out.yml", None, "removed", ["acme-web-auto-0001"]),
-    ("playbooks/scale_in.yml", "Renew the run lock: release the address", None, None),  # before the lease release
+    ("playbooks/scale_in.yml", "Delete the VM", None, None),  # before the lease release
     ("playbooks/scale_out.yml", None, "removed", ["acme-web-auto-0001"]),
     ("playbooks/scale_in.yml", "Disable the member", None, None),  # after the disable
     ("playbooks/scale_in.yml", "Remove the member from the pool", "put_back", None),  # after the member removal
