@@ -173,3 +173,26 @@ def test_a_scale_in_killed_at_each_step_is_repaired_by_the_next_run(run_playbook
             assert consistent(lab, vsphere) == vms
         dead = intent if task is not None else None
     assert service_state(lab)["actions_total"]["scale_in"]["abandoned"] == 4
+
+
+def test_reconcile_reports_a_dead_run_and_repairs_it_with_a_fix(run_playbook, prepared, vsphere, tmp_path):
+    lab = prepared
+    killed_run(tmp_path, "playbooks/scale_out.yml", "Clone the service's template")
+    intent = wait_for_the_dead_lock_to_expire(lab)
+    assert "acme-web-auto-0001" in vm_names(vsphere)  # cloned, outside the pool
+
+    report = run_playbook("playbooks/reconcile.yml", "-l", "acme-web")
+    assert report.returncode == 0, report.stdout[-3000:]
+    assert f"run {intent['run']} (scale-out" in report.stdout and "died half-way" in report.stdout
+    state = service_state(lab)
+    assert state["intent"] == intent and state["lock"] is None  # reported, left to a fix; not blocked
+    assert not [event for event in events(lab) if event["id"] == intent["run"]]
+
+    fixed = run_playbook("playbooks/reconcile.yml", "-l", "acme-web", "-e", "reconcile_fix=true")
+    assert fixed.returncode == 0, fixed.stdout[-3000:]
+    recorded = [event for event in events(lab) if event["id"] == intent["run"]]
+    assert len(recorded) == 1 and recorded[0]["status"] == "abandoned", recorded
+    assert recorded[0]["repaired_by"].startswith("acme-web-reconcile-") and recorded[0]["removed"] == [
+        "acme-web-auto-0001"
+    ]
+    assert consistent(lab, vsphere) == []
