@@ -122,11 +122,18 @@ def service_rules(service: str, config: dict, settings: dict) -> list:
     operators = [
         {
             "alert": "VmAutoscaleActionFailed",
-            "expr": (f'increase(vm_autoscale_actions_total{{{one},result="failed"}}[{settings["failed_window"]}]) > 0'),
+            # "abandoned": a run that died half-way (its runner killed), repaired by the next run
+            "expr": (
+                f'increase(vm_autoscale_actions_total{{{one},result=~"failed|abandoned"}}'
+                f"[{settings['failed_window']}]) > 0"
+            ),
             "labels": {**operator, "severity": "warning"},
             "annotations": {
-                "summary": f"{service}: a scale action failed",
-                "description": "See the service's event log and the pipeline build for the step that failed.",
+                "summary": f"{service}: a scale action failed, or its run died",
+                "description": (
+                    "See the service's event log and the pipeline build for the step that failed; an abandoned "
+                    "run was killed half-way and repaired by the next run (docs/operations.md, A run that dies)."
+                ),
             },
         },
         {

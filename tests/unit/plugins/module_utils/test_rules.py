@@ -194,6 +194,22 @@ def new_target_story():
 QUIET = [f"{minute}m{second}s" for minute in (25, 26, 27, 28) for second in (0, 15, 30, 45)]
 
 
+@pytest.mark.parametrize("result", ["failed", "abandoned"])
+def test_the_operator_hears_of_a_failed_or_abandoned_run_and_not_of_a_skipped_one(tmp_path, result):
+    labels = f'service="{SERVICE}",job="node",instance="statehost:9100",action="scale_out"'
+    counters = [
+        {"series": f'vm_autoscale_actions_total{{{labels},result="{result}"}}', "values": "0x20 1x40"},
+        {"series": f'vm_autoscale_actions_total{{{labels},result="skipped"}}', "values": "0x5 1x10 2x45"},
+    ]
+    alert = {"service": SERVICE, "vm_autoscale": "operator", "severity": "warning", "job": "node",
+             "instance": "statehost:9100", "action": "scale_out", "result": result}  # fmt: skip
+    checks = [
+        {"eval_time": "4m", "alertname": "VmAutoscaleActionFailed", "exp_alerts": []},  # skipped ones only
+        {"eval_time": "8m", "alertname": "VmAutoscaleActionFailed", "exp_alerts": [{"exp_labels": alert}]},
+    ]
+    assert_passes(promtool_test(tmp_path, config(), [*state(), *counters], checks))
+
+
 def test_a_new_target_does_not_cause_a_false_scale_out(tmp_path):
     ours = config(duration_minutes=1, rate_window=LONG_WINDOW)
     checks = [expect("VmAutoscaleScaleOut", at, False) for at in QUIET]
