@@ -14,6 +14,7 @@ the last run's own action succeeded.
 
 import json
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -196,3 +197,58 @@ def test_reconcile_reports_a_dead_run_and_repairs_it_with_a_fix(run_playbook, pr
         "acme-web-auto-0001"
     ]
     assert consistent(lab, vsphere) == []
+
+
+def test_a_frozen_run_whose_lock_was_taken_over_stops_without_touching_the_repair(
+    run_playbook, prepared, vsphere, tmp_path
+):
+    """A slow run is not a dead one until its lock expires; once another run has taken the lock over
+    and repaired, the frozen run - continued - finds its lock gone at its next renewal and stops."""
+    lab = prepared
+    env = {
+        **os.environ,
+        "ANSIBLE_CALLBACKS_ENABLED": "kill_after",
+        "ANSIBLE_CALLBACK_PLUGINS": str(REPO / "tests" / "integration" / "callbacks"),
+        "VM_AUTOSCALE_TEST_KILL_AFTER": "Wait for the application's health endpoint",
+        "VM_AUTOSCALE_TEST_SIGNAL": "STOP",
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",  # its messages whole, not folded
+    }
+    argv = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "inventories/lab", "playbooks/scale_out.yml"]
+    log = open(tmp_path / "frozen.log", "w")  # open while the run lives
+    frozen = subprocess.Popen(
+        [*argv, "-l", "acme-web", *NO_COOLDOWN, *SHORT_LIMITS], cwd=REPO, env=env, stdout=log,
+        stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        # Stopped (state T) once its VM is healthy: the callback stopped its own process group.
+        deadline = time.time() + 120
+        while time.time() < deadline and frozen.poll() is None:
+            status = Path(f"/proc/{frozen.pid}/stat").read_text().split(")")[-1].split()[0]
+            if status == "T":
+                break
+            time.sleep(0.2)
+        assert frozen.poll() is None and status == "T", (tmp_path / "frozen.log").read_text()[-3000:]
+        intent = wait_for_the_dead_lock_to_expire(lab)
+
+        again = run_playbook("playbooks/scale_out.yml", "-l", "acme-web", *NO_COOLDOWN)
+        assert again.returncode == 0, again.stdout[-3000:]
+        repaired_by = events(lab)[-1]["id"]
+        recorded = abandoned_event(lab, intent, repaired_by)
+        assert recorded["removed"] == ["acme-web-auto-0001"]
+        before = {"vms": consistent(lab, vsphere), "leases": leases(lab), "targets": targets(lab)}
+
+        os.killpg(frozen.pid, signal.SIGCONT)
+        returncode = frozen.wait(timeout=120)
+    finally:
+        if frozen.poll() is None:
+            os.killpg(frozen.pid, signal.SIGKILL)
+            frozen.wait()
+        log.close()
+    output = (tmp_path / "frozen.log").read_text()
+    assert returncode != 0 and f"run {intent['run']} no longer holds the lock of service acme-web" in output, output[
+        -3000:
+    ]
+    # It changed nothing: the repairing run's VM, lease, members and target are as that run left them.
+    after = {"vms": consistent(lab, vsphere), "leases": leases(lab), "targets": targets(lab)}
+    assert after == before
+    assert [event["id"] for event in events(lab)].count(intent["run"]) == 1  # only the abandoned event

@@ -5,7 +5,9 @@
 Enabled by the crash-safety tests only (ANSIBLE_CALLBACKS_ENABLED=kill_after). The task is the
 first whose (templated) name starts with VM_AUTOSCALE_TEST_KILL_AFTER and that ends ok or
 changed; the kill is exactly what an evicted AWX pod or a dead Jenkins agent does to a run: no
-rescue, no always, no handler runs. The playbook must be started in a session of its own.
+rescue, no always, no handler runs. With VM_AUTOSCALE_TEST_SIGNAL=STOP the group is stopped
+instead (a frozen runner: a paused VM, a suspended laptop), for the test to continue it later
+with SIGCONT. The playbook must be started in a session of its own.
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ class CallbackModule(CallbackBase):
     def __init__(self) -> None:
         super().__init__()
         self.prefix = os.environ.get("VM_AUTOSCALE_TEST_KILL_AFTER", "")
+        self.signal = signal.SIGSTOP if os.environ.get("VM_AUTOSCALE_TEST_SIGNAL") == "STOP" else signal.SIGKILL
 
     def v2_runner_on_ok(self, result) -> None:
         names = {getattr(result, "task_name", None) or "", result._task.get_name()}
         if self.prefix and any(name.startswith(self.prefix) for name in names):
-            os.killpg(os.getpgrp(), signal.SIGKILL)
+            self.prefix = ""  # once: a continued run goes on
+            os.killpg(os.getpgrp(), self.signal)
