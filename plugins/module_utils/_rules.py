@@ -31,8 +31,8 @@ def service_rules(service: str, config: dict, settings: dict) -> list:
     """The rules of one service's group, in order: recording rules, action alerts, operator alerts.
 
     ``config`` is the service's mapping with defaults (``autoscale_config``); ``settings``
-    has ``job`` (the scrape job of the VMs), ``at_max_for``, ``metrics_missing_for`` and
-    ``failed_window``.
+    has ``job`` (the scrape job of the VMs), ``at_max_for``, ``metrics_missing_for``,
+    ``failed_window`` and ``drift_for`` (30m when absent).
     """
     monitoring = config["monitoring"]
     scaling = config["scaling"]
@@ -170,6 +170,19 @@ def service_rules(service: str, config: dict, settings: dict) -> list:
                 "description": (
                     "The site's autoscaled VMs (all services) reached vm_autoscale_max_autoscaled_vms: raise it"
                     " if the load is real, or find the service that runs away."
+                ),
+            },
+        },
+        {
+            "alert": "VmAutoscaleDrift",
+            "expr": f"max by (service) (vm_autoscale_drift{{{one}}}) > 0",
+            "for": settings.get("drift_for", "30m"),
+            "labels": {**operator, "severity": "warning"},
+            "annotations": {
+                "summary": f"{service}: vCenter, the F5 devices, the leases and the targets disagree",
+                "description": (
+                    "The service's last reconcile left drift: see its report (playbooks/reconcile.yml) and fix it"
+                    " with -e reconcile_fix=true, or fix what it cannot by hand (docs/reconcile.md)."
                 ),
             },
         },

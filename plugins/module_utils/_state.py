@@ -111,6 +111,7 @@ def empty_state(service: str) -> dict:
         "instances": None,
         "recent_event_ids": [],
         "intent": None,
+        "drift": None,
         "updated_at": None,
     }
 
@@ -170,6 +171,12 @@ def validate_state(data: Any, service: str) -> None:
     if instances is not None and (not isinstance(instances, int) or isinstance(instances, bool) or instances < 0):
         raise StateError(f"instances is {instances!r}, expected null or a count")
     validate_intent(data.get("intent"))
+    drift = data.get("drift")
+    if drift is not None:
+        count = drift.get("count") if isinstance(drift, dict) else None
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise StateError("drift must be null or an object with a count (0 or more)")
+        _check_time("drift.checked_at", drift.get("checked_at"))
 
 
 def validate_intent(intent: Any) -> None:
@@ -227,6 +234,17 @@ def metrics_text(state: dict) -> str:
         for action in sorted(state["last_scale"]):
             stamp = int(parse_time(state["last_scale"][action]))
             lines.append(f'vm_autoscale_last_scale_timestamp_seconds{{{one},action="{action}"}} {stamp}')
+    drift = state.get("drift")
+    if drift is not None:
+        lines += [
+            "# HELP vm_autoscale_drift Differences between vCenter, the F5 devices, the leases and the targets"
+            " that the service's last reconcile left (0: none).",
+            "# TYPE vm_autoscale_drift gauge",
+            f"vm_autoscale_drift{{{one}}} {int(drift['count'])}",
+            "# HELP vm_autoscale_drift_checked_timestamp_seconds When reconcile last compared the service's systems.",
+            "# TYPE vm_autoscale_drift_checked_timestamp_seconds gauge",
+            f"vm_autoscale_drift_checked_timestamp_seconds{{{one}}} {int(parse_time(drift['checked_at']))}",
+        ]
     lines += [
         "# HELP vm_autoscale_actions_total Scale actions of the service, by action and result.",
         "# TYPE vm_autoscale_actions_total counter",
@@ -557,6 +575,19 @@ def record(event: dict, instances: int | None, breaker_threshold: int, now: floa
             state["intent"] = None
         state["updated_at"] = format_time(now)
         return True, {"event": complete, "duplicate": False, "breaker_opened": opened}
+
+    return mutate
+
+
+def note_drift(count: int, run: str, now: float):
+    """Mutation: remember what the service's reconcile run ``run`` left: ``count`` drifts (0: none)."""
+
+    def mutate(state: dict) -> tuple:
+        if not isinstance(count, int) or count < 0:
+            raise StateError(f"drift.count is {count!r}, expected a count (0 or more)")
+        state["drift"] = {"count": count, "checked_at": format_time(now), "run": run}
+        state["updated_at"] = format_time(now)
+        return True, {}
 
     return mutate
 

@@ -28,6 +28,12 @@ attributes:
     description: Shows the breaker before and after a reset.
     support: full
 options:
+  drift:
+    description:
+      - Record what a reconcile run found and left (C(count), 0 for none, and C(run), its id). It is exported as
+        C(vm_autoscale_drift) and C(vm_autoscale_drift_checked_timestamp_seconds), which the operator alert
+        C(VmAutoscaleDrift) reads.
+    type: dict
   breaker:
     description: V(reset) closes the circuit breaker; V(keep) (the default) only reads.
     type: str
@@ -140,6 +146,7 @@ from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _sta
 ARGUMENT_SPEC = {
     **_state.ARGUMENT_SPEC,
     "breaker": {"type": "str", "choices": ["keep", "reset"], "default": "keep"},
+    "drift": {"type": "dict"},
     "reset_by": {"type": "str", "default": "operator"},
     "reset_reason": {"type": "str", "default": ""},
     "cooldown_seconds": {"type": "int", "default": 0},
@@ -186,6 +193,9 @@ def main() -> None:
             mutation = _state.reset_breaker(params["reset_by"], params["reset_reason"], now)
             changed, before, state, extra = store.change(mutation, module.check_mode)
             reset_event = extra.get("event")
+        elif params["drift"] is not None:
+            mutation = _state.note_drift(params["drift"].get("count"), str(params["drift"].get("run") or ""), now)
+            changed, before, state, _extra = store.change(mutation, module.check_mode)
         else:
             changed, state = False, store.read()
             before = state

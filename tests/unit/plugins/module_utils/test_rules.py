@@ -210,6 +210,19 @@ def test_the_operator_hears_of_a_failed_or_abandoned_run_and_not_of_a_skipped_on
     assert_passes(promtool_test(tmp_path, config(), [*state(), *counters], checks))
 
 
+def test_the_operator_hears_of_drift_that_stays_and_not_of_drift_fixed_in_time(tmp_path):
+    labels = f'service="{SERVICE}",job="node",instance="statehost:9100"'
+    # (15 s samples) none for 5 min; 2 found, fixed by a reconcile 15 min later; none; then 1 that stays
+    drift = [{"series": f"vm_autoscale_drift{{{labels}}}", "values": "0x20 2x60 0x20 1x200"}]
+    alert = {"service": SERVICE, "vm_autoscale": "operator", "severity": "warning"}
+    checks = [
+        {"eval_time": "20m", "alertname": "VmAutoscaleDrift", "exp_alerts": []},  # fixed within 30 min
+        {"eval_time": "50m", "alertname": "VmAutoscaleDrift", "exp_alerts": []},  # the new one: 24 min
+        {"eval_time": "60m", "alertname": "VmAutoscaleDrift", "exp_alerts": [{"exp_labels": alert}]},
+    ]
+    assert_passes(promtool_test(tmp_path, config(), [*state(), *drift], checks))
+
+
 def test_a_new_target_does_not_cause_a_false_scale_out(tmp_path):
     ours = config(duration_minutes=1, rate_window=LONG_WINDOW)
     checks = [expect("VmAutoscaleScaleOut", at, False) for at in QUIET]

@@ -418,3 +418,21 @@ def test_a_state_document_of_an_earlier_release_is_read_and_counts_abandoned_fro
         json.dump(document, handle)
     record(run_module, dirs, {"id": "gone", "action": "scale_in", "status": "abandoned"})
     assert state_file(dirs)["actions_total"]["scale_in"]["abandoned"] == 1
+
+
+# --- the drift a reconcile left ----------------------------------------------------------
+
+
+def test_the_drift_a_reconcile_left_is_recorded_and_exported(run_module, dirs):
+    base = {"service": "acme-web", **dirs}
+    found = run_module(autoscale_state.main, {**base, "drift": {"count": 3, "run": "acme-web-reconcile-1"}})
+    assert found["changed"] and state_file(dirs)["drift"]["count"] == 3
+    assert metrics(dirs)['vm_autoscale_drift{service="acme-web"}'] == 3
+    checked = metrics(dirs)['vm_autoscale_drift_checked_timestamp_seconds{service="acme-web"}']
+    assert abs(checked - time.time()) < 5
+    run_module(autoscale_state.main, {**base, "drift": {"count": 0, "run": "acme-web-reconcile-2"}})
+    assert metrics(dirs)['vm_autoscale_drift{service="acme-web"}'] == 0
+    assert state_file(dirs)["drift"]["run"] == "acme-web-reconcile-2"
+    before = state_file(dirs)
+    refused = run_module(autoscale_state.main, {**base, "drift": {"count": -1, "run": "x"}})
+    assert refused["failed"] and "drift.count is -1" in refused["msg"] and state_file(dirs) == before
