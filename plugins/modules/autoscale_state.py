@@ -194,7 +194,10 @@ def main() -> None:
             changed, before, state, extra = store.change(mutation, module.check_mode)
             reset_event = extra.get("event")
         elif params["drift"] is not None:
-            mutation = _state.note_drift(params["drift"].get("count"), str(params["drift"].get("run") or ""), now)
+            count = params["drift"].get("count")
+            if isinstance(count, str) and count.strip().isdigit():  # a templated count arrives as text
+                count = int(count)
+            mutation = _state.note_drift(count, str(params["drift"].get("run") or ""), now)
             changed, before, state, _extra = store.change(mutation, module.check_mode)
         else:
             changed, state = False, store.read()

@@ -430,7 +430,7 @@ def test_the_drift_a_reconcile_left_is_recorded_and_exported(run_module, dirs):
     assert metrics(dirs)['vm_autoscale_drift{service="acme-web"}'] == 3
     checked = metrics(dirs)['vm_autoscale_drift_checked_timestamp_seconds{service="acme-web"}']
     assert abs(checked - time.time()) < 5
-    run_module(autoscale_state.main, {**base, "drift": {"count": 0, "run": "acme-web-reconcile-2"}})
+    run_module(autoscale_state.main, {**base, "drift": {"count": "0", "run": "acme-web-reconcile-2"}})
     assert metrics(dirs)['vm_autoscale_drift{service="acme-web"}'] == 0
     assert state_file(dirs)["drift"]["run"] == "acme-web-reconcile-2"
     before = state_file(dirs)
