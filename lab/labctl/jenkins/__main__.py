@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..httpd import Listener, Request, Response, log, serve_control, stop_event
@@ -61,6 +62,14 @@ def control_app(jenkins: Jenkins, listener: Listener):
                 elif method == "DELETE":
                     jenkins.faults.clear()
                 return Response(200, jenkins.faults)
+        if path == "/timers" and method == "POST":
+            # Fire the jobs' timers as at the minute given ({"at": "2026-12-03T10:15:00Z"}, default now).
+            at = body.get("at")
+            try:
+                moment = datetime.strptime(at, "%Y-%m-%dT%H:%M:%SZ") if at else datetime.now(UTC).replace(tzinfo=None)
+            except (TypeError, ValueError):
+                return Response(400, {"message": f"at must look like 2026-12-03T10:15:00Z, got {at!r}"})
+            return Response(200, {"started": jenkins.fire_timers(moment)})
         if path == "/webhooks" and method == "GET":
             with jenkins.lock:
                 return Response(200, jenkins.webhook_log)

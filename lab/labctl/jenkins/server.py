@@ -20,6 +20,7 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -28,6 +29,7 @@ import defusedxml.ElementTree as SafeET
 
 from ..httpd import Request, Response, UnemulatedLog, log, write_json_atomic
 from . import gwt, pipeline
+from .cron import CronError, CronTab
 
 HTML = "text/html;charset=utf-8"
 UNSAFE = set("?*/\\%!@#$^&|<>[]:;")
@@ -90,6 +92,12 @@ class Job:
         value = self.root().findtext(".//jenkins.model.BuildDiscarderProperty/strategy/numToKeep")
         return int(value) if value and value.strip().lstrip("-").isdigit() and int(value) > 0 else None
 
+    @property
+    def timer_spec(self) -> str | None:
+        """The TimerTrigger's cron spec ("Build periodically"), None without one."""
+        spec = self.root().findtext(".//triggers/hudson.triggers.TimerTrigger/spec")
+        return spec if spec and spec.strip() else None
+
     def parameters(self) -> dict[str, str]:
         found = {}
         for definition in self.root().findall(".//hudson.model.ParametersDefinitionProperty/parameterDefinitions/*"):
@@ -129,6 +137,7 @@ class Jenkins:
         self._load()
         self._stop = threading.Event()
         threading.Thread(target=self._scheduler, name="queue", daemon=True).start()
+        threading.Thread(target=self._timers, name="timers", daemon=True).start()
 
     # --- persistence ---------------------------------------------------------------------
 
@@ -696,6 +705,8 @@ class Jenkins:
         cause_json = (
             {"_class": "org.jenkinsci.plugins.gwt.GenericCause", "shortDescription": "Generic Cause"}
             if cause == "Generic Cause"
+            else {"_class": "hudson.triggers.TimerTrigger$TimerTriggerCause", "shortDescription": cause}
+            if cause == "Started by timer"
             else {"_class": "hudson.model.Cause$UserIdCause", "shortDescription": cause}
         )
         parameters = {**job.parameters(), **values}
@@ -755,6 +766,33 @@ class Jenkins:
             "why": None if executable else item["why"],
             "executable": executable,
         }
+
+    def fire_timers(self, moment: datetime) -> list[str]:
+        """Queue a build of every enabled job whose TimerTrigger spec matches ``moment``'s minute.
+
+        Jenkins's Trigger.Cron does this once a minute; a test calls it with the minute it wants
+        (the control socket's POST /timers), so that no test waits for the clock.
+        """
+        started = []
+        with self.lock:
+            for job in self.jobs.values():
+                spec = job.timer_spec
+                if spec is None or job.disabled:
+                    continue
+                try:
+                    due = CronTab(spec, job.name).matches(moment)
+                except CronError as exc:
+                    self.unemulated.record("jenkins", "TimerTrigger", f"job/{job.name}", f"spec {spec!r}: {exc}")
+                    continue
+                if due:
+                    self.schedule(job, {}, {}, cause="Started by timer", quiet=0)
+                    started.append(job.name)
+        return started
+
+    def _timers(self) -> None:
+        """Once a minute, at the start of the minute (UTC), as Jenkins's cron thread."""
+        while not self._stop.wait(60 - time.time() % 60):
+            self.fire_timers(datetime.now(UTC).replace(second=0, microsecond=0))
 
     def _scheduler(self) -> None:
         while not self._stop.wait(0.2):
