@@ -1,0 +1,28 @@
+#!/bin/sh
+# The one step of a service's scheduled reconcile job (jenkins/Jenkinsfile.reconcile):
+# playbooks/reconcile.yml for the job's service, report-only unless the job says to fix
+# (docs/reconcile.md). The run records the drift it leaves (vm_autoscale_drift, the
+# VmAutoscaleDrift alert) and repairs what a dead run left when it fixes.
+#
+# In: AUTOSCALE_SERVICE, RECONCILE_FIX (job parameters; RECONCILE_FIX true or false, from the
+# inventory's autoscale.reconcile); VM_AUTOSCALE_{VCENTER,F5}_{USERNAME,PASSWORD} (withCredentials,
+# read by the playbook from its environment); VM_AUTOSCALE_VAULT_PASSWORD_FILE (optional);
+# VM_AUTOSCALE_INVENTORY (default inventories/production); BUILD_TAG (Jenkins).
+# Out: the playbook's exit code (red when drift is left, so that the job's history shows it).
+set -eu
+
+service="${AUTOSCALE_SERVICE:?the job parameter AUTOSCALE_SERVICE (the service of the job) is not set}"
+inventory="${VM_AUTOSCALE_INVENTORY:-inventories/production}"
+tag="${BUILD_TAG:-manual-$(date -u +%Y%m%dT%H%M%SZ)}"
+case "${RECONCILE_FIX:-false}" in
+    true|false) fix="${RECONCILE_FIX:-false}" ;;
+    *) echo "reconcile: RECONCILE_FIX is '${RECONCILE_FIX}', expected true or false" >&2; exit 2 ;;
+esac
+
+set -- -i "$inventory" playbooks/reconcile.yml -l "$service" \
+    -e "reconcile_fix=$fix" -e reconcile_fail_on_drift=true -e "reconcile_run_id=$tag"
+if [ -n "${VM_AUTOSCALE_VAULT_PASSWORD_FILE:-}" ]; then
+    set -- "$@" --vault-id "runtime@$VM_AUTOSCALE_VAULT_PASSWORD_FILE"
+fi
+echo "reconcile: service $service, fix $fix, run $tag"
+exec ansible-playbook "$@"
