@@ -5,7 +5,8 @@
 # VmAutoscaleDrift alert) and repairs what a dead run left when it fixes.
 #
 # In: AUTOSCALE_SERVICE, RECONCILE_FIX (job parameters; RECONCILE_FIX true or false, from the
-# inventory's autoscale.reconcile); VM_AUTOSCALE_{VCENTER,F5}_{USERNAME,PASSWORD} (withCredentials,
+# inventory's autoscale.reconcile), AUTOSCALE_TIMEOUT_SECONDS (job parameter: the run is stopped
+# after it); VM_AUTOSCALE_{VCENTER,F5}_{USERNAME,PASSWORD} (withCredentials,
 # read by the playbook from its environment); VM_AUTOSCALE_VAULT_PASSWORD_FILE (optional);
 # VM_AUTOSCALE_INVENTORY (default inventories/production); BUILD_TAG (Jenkins).
 # Out: the playbook's exit code (red when drift is left, so that the job's history shows it).
@@ -24,5 +25,14 @@ set -- -i "$inventory" playbooks/reconcile.yml -l "$service" \
 if [ -n "${VM_AUTOSCALE_VAULT_PASSWORD_FILE:-}" ]; then
     set -- "$@" --vault-id "runtime@$VM_AUTOSCALE_VAULT_PASSWORD_FILE"
 fi
-echo "reconcile: service $service, fix $fix, run $tag"
-exec ansible-playbook "$@"
+limit="${AUTOSCALE_TIMEOUT_SECONDS:-5400}"
+case "$limit" in
+    ''|*[!0-9]*) echo "reconcile: AUTOSCALE_TIMEOUT_SECONDS is '$limit', expected a whole number of seconds" >&2; exit 2 ;;
+esac
+echo "reconcile: service $service, fix $fix, run $tag, timeout $limit s"
+status=0
+timeout -k 60 "$limit" ansible-playbook "$@" || status=$?
+if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+    echo "reconcile: the run of $service took longer than its timeout ($limit s, the job parameter AUTOSCALE_TIMEOUT_SECONDS) and was stopped; the next run repairs what it left (docs/operations.md, A run that dies)" >&2
+fi
+exit "$status"

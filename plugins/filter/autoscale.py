@@ -89,11 +89,21 @@ def autoscale_token_problems(tokens: dict, scope: list | None = None) -> list:
     return _monitoring.token_problems(_plain(tokens), None if scope is None else _plain(list(scope)))
 
 
-def autoscale_jenkins_jobs(names: list, configs: list, tokens: list, enabled: bool = True) -> list:
+def autoscale_jenkins_jobs(names: list, configs: list, tokens: list, enabled: bool = True, limits=None) -> list:
     try:
-        return _model.jenkins_jobs(_plain(list(names)), _plain(list(configs)), list(tokens), bool(enabled))
+        return _model.jenkins_jobs(
+            _plain(list(names)), _plain(list(configs)), list(tokens), bool(enabled), _plain(limits or {})
+        )
     except ValueError as exc:
         raise AnsibleFilterError(f"autoscale_jenkins_jobs: {exc}") from exc
+
+
+def autoscale_run_bound(limits, scale_out_step=1, scale_in_step=1) -> dict:
+    """The longest a run may take (seconds): scale_out, scale_in and run (docs/operations.md)."""
+    try:
+        return _model.run_bound(_plain(limits or {}), scale_out_step, scale_in_step)
+    except ValueError as exc:
+        raise AnsibleFilterError(f"autoscale_run_bound: {exc}") from exc
 
 
 def _event_cell(event: dict) -> tuple:
@@ -226,6 +236,7 @@ class FilterModule:
             "autoscale_token_files": autoscale_token_files,
             "autoscale_token_problems": autoscale_token_problems,
             "autoscale_jenkins_jobs": autoscale_jenkins_jobs,
+            "autoscale_run_bound": autoscale_run_bound,
             "autoscale_event_table": autoscale_event_table,
             "autoscale_removable_vms": autoscale_removable_vms,
             "autoscale_alert_request": autoscale_alert_request,

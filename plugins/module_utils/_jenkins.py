@@ -212,14 +212,9 @@ def _sub(parent: ET.Element, tag: str, text=None, **attrs) -> ET.Element:
     return element
 
 
-def pipeline_job_xml(spec: dict) -> str:
-    """config.xml of a service's pipeline job.
-
-    ``spec``: service, description, disabled, token_credential_id (the credential holding the
-    webhook token: config.xml never holds the token itself), keep_builds, and ``pipeline``: either
-    ``{scm_url, branch, credentials_id, script_path}`` (Jenkinsfile from Git) or ``{script}``.
-    The trigger lets only firing notifications of the job's own service through.
-    """
+def _job_head(spec: dict) -> tuple[ET.Element, ET.Element, ET.Element]:
+    """A pipeline job's root, its properties (concurrent builds off, the build discarder) and its
+    parameter definitions (the service, and the run's timeout in seconds, which the step enforces)."""
     root = ET.Element("flow-definition", plugin="workflow-job")
     _sub(root, "actions")
     _sub(root, "description", spec["description"])
@@ -235,9 +230,83 @@ def pipeline_job_xml(spec: dict) -> str:
     parameters = _sub(_sub(properties, "hudson.model.ParametersDefinitionProperty"), "parameterDefinitions")
     service = _sub(parameters, "hudson.model.StringParameterDefinition")
     _sub(service, "name", "AUTOSCALE_SERVICE")
-    _sub(service, "description", "The service this job scales (fixed per job).")
+    _sub(service, "description", "The service of this job (fixed per job).")
     _sub(service, "defaultValue", spec["service"])
     _sub(service, "trim", "true")
+    timeout = _sub(parameters, "hudson.model.StringParameterDefinition")
+    _sub(timeout, "name", "AUTOSCALE_TIMEOUT_SECONDS")
+    _sub(
+        timeout,
+        "description",
+        "The longest a run of this service may take with its steps and step limits (docs/operations.md); "
+        "the step stops the run after it, and the next run repairs what it left.",
+    )
+    _sub(timeout, "defaultValue", spec["timeout_seconds"])
+    _sub(timeout, "trim", "true")
+    return root, properties, parameters
+
+
+def _definition(root: ET.Element, pipeline: dict, script_key: str, path_key: str, default_path: str) -> None:
+    """The job's pipeline: inline (``pipeline[script_key]``) or a Jenkinsfile from Git."""
+    if pipeline.get(script_key):
+        cps = {"class": "org.jenkinsci.plugins.workflow.cps.CpsFlowDefinition", "plugin": "workflow-cps"}
+        definition = _sub(root, "definition", **cps)
+        _sub(definition, "script", pipeline[script_key])
+        _sub(definition, "sandbox", "true")
+        return
+    cps = {"class": "org.jenkinsci.plugins.workflow.cps.CpsScmFlowDefinition", "plugin": "workflow-cps"}
+    definition = _sub(root, "definition", **cps)
+    scm = _sub(definition, "scm", **{"class": "hudson.plugins.git.GitSCM", "plugin": "git"})
+    _sub(scm, "configVersion", "2")
+    remote = _sub(_sub(scm, "userRemoteConfigs"), "hudson.plugins.git.UserRemoteConfig")
+    _sub(remote, "url", pipeline["scm_url"])
+    _sub(remote, "credentialsId", pipeline.get("credentials_id") or "")
+    branch = _sub(_sub(scm, "branches"), "hudson.plugins.git.BranchSpec")
+    _sub(branch, "name", pipeline.get("branch") or "main")
+    _sub(scm, "doGenerateSubmoduleConfigurations", "false")
+    _sub(scm, "submoduleCfg", **{"class": "empty-list"})
+    _sub(scm, "extensions")
+    _sub(definition, "scriptPath", pipeline.get(path_key) or default_path)
+    _sub(definition, "lightweight", "true")
+
+
+def _job_tail(root: ET.Element, disabled: bool) -> str:
+    _sub(root, "triggers")
+    _sub(root, "disabled", "true" if disabled else "false")
+    ET.indent(root, space="  ")
+    return "<?xml version='1.1' encoding='UTF-8'?>\n" + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def reconcile_job_xml(spec: dict) -> str:
+    """config.xml of a service's scheduled reconcile job (reconcile-<service>).
+
+    ``spec``: service, description, disabled, keep_builds, timeout_seconds, ``schedule`` (the
+    TimerTrigger's cron spec), ``fix`` (the RECONCILE_FIX parameter's default) and ``pipeline``
+    (its ``reconcile_script`` inline, or ``reconcile_script_path`` from Git).
+    """
+    root, properties, parameters = _job_head(spec)
+    fix = _sub(parameters, "hudson.model.BooleanParameterDefinition")
+    _sub(fix, "name", "RECONCILE_FIX")
+    _sub(fix, "description", "Fix the drift found (the inventory's autoscale.reconcile.fix); false reports only.")
+    _sub(fix, "defaultValue", "true" if spec["fix"] else "false")
+    triggers = _sub(
+        _sub(properties, "org.jenkinsci.plugins.workflow.job.properties.PipelineTriggersJobProperty"), "triggers"
+    )
+    timer = _sub(triggers, "hudson.triggers.TimerTrigger")
+    _sub(timer, "spec", spec["schedule"])
+    _definition(root, spec["pipeline"], "reconcile_script", "reconcile_script_path", "jenkins/Jenkinsfile.reconcile")
+    return _job_tail(root, spec["disabled"])
+
+
+def pipeline_job_xml(spec: dict) -> str:
+    """config.xml of a service's pipeline job.
+
+    ``spec``: service, description, disabled, token_credential_id (the credential holding the
+    webhook token: config.xml never holds the token itself), keep_builds, timeout_seconds, and
+    ``pipeline``: either ``{scm_url, branch, credentials_id, script_path}`` (Jenkinsfile from Git)
+    or ``{script}``. The trigger lets only firing notifications of the job's own service through.
+    """
+    root, properties, _parameters = _job_head(spec)
     triggers = _sub(
         _sub(properties, "org.jenkinsci.plugins.workflow.job.properties.PipelineTriggersJobProperty"), "triggers"
     )
@@ -265,31 +334,8 @@ def pipeline_job_xml(spec: dict) -> str:
     # while a build of the job waits in the queue - its quiet period, or behind the running build -
     # fold into that one queued build: the job's only parameter is the service, so they are equal.
     _sub(trigger, "allowSeveralTriggersPerBuild", "true")
-    pipeline = spec["pipeline"]
-    if pipeline.get("script"):
-        cps = {"class": "org.jenkinsci.plugins.workflow.cps.CpsFlowDefinition", "plugin": "workflow-cps"}
-        definition = _sub(root, "definition", **cps)
-        _sub(definition, "script", pipeline["script"])
-        _sub(definition, "sandbox", "true")
-    else:
-        cps = {"class": "org.jenkinsci.plugins.workflow.cps.CpsScmFlowDefinition", "plugin": "workflow-cps"}
-        definition = _sub(root, "definition", **cps)
-        scm = _sub(definition, "scm", **{"class": "hudson.plugins.git.GitSCM", "plugin": "git"})
-        _sub(scm, "configVersion", "2")
-        remote = _sub(_sub(scm, "userRemoteConfigs"), "hudson.plugins.git.UserRemoteConfig")
-        _sub(remote, "url", pipeline["scm_url"])
-        _sub(remote, "credentialsId", pipeline.get("credentials_id") or "")
-        branch = _sub(_sub(scm, "branches"), "hudson.plugins.git.BranchSpec")
-        _sub(branch, "name", pipeline.get("branch") or "main")
-        _sub(scm, "doGenerateSubmoduleConfigurations", "false")
-        _sub(scm, "submoduleCfg", **{"class": "empty-list"})
-        _sub(scm, "extensions")
-        _sub(definition, "scriptPath", pipeline.get("script_path") or "jenkins/Jenkinsfile")
-        _sub(definition, "lightweight", "true")
-    _sub(root, "triggers")
-    _sub(root, "disabled", "true" if spec["disabled"] else "false")
-    ET.indent(root, space="  ")
-    return "<?xml version='1.1' encoding='UTF-8'?>\n" + ET.tostring(root, encoding="unicode") + "\n"
+    _definition(root, spec["pipeline"], "script", "script_path", "jenkins/Jenkinsfile")
+    return _job_tail(root, spec["disabled"])
 
 
 def _regex_literal(text: str) -> str:

@@ -25,6 +25,15 @@ description:
     C(AM_ACTION), C(AM_ALERTNAME), C(AM_FINGERPRINT), C(AM_STARTS_AT), C(AM_PAYLOAD)). A filter
     lets only C(firing) notifications of this service through.
   - Concurrent builds are disabled and the build history is kept to O(keep_builds).
+  - The job's parameter C(AUTOSCALE_TIMEOUT_SECONDS) is O(timeout_seconds), the longest a run of
+    the service may take (the jenkins_autoscale role computes it from the service's steps and the
+    step limits). The job's step (C(jenkins/autoscale.sh)) stops the run after it.
+  - With O(reconcile.schedule), the service also gets the scheduled reconcile job
+    C(reconcile-<service>) (in the same folder), built by Jenkins's timer (C(TimerTrigger)) with
+    the parameters C(AUTOSCALE_SERVICE), C(RECONCILE_FIX) (default O(reconcile.fix)) and
+    C(AUTOSCALE_TIMEOUT_SECONDS); it runs C(jenkins/Jenkinsfile.reconcile). Without a schedule,
+    or when the service's job is V(absent), that job is deleted. It is enabled when the service's
+    job is.
   - The wanted config.xml is compared with the job's current one as data. Jenkins's own
     formatting is not a change - the XML declaration, the plugin version attributes and the
     indentation are ignored. The config is posted only on a real difference.
@@ -86,6 +95,33 @@ options:
       description:
         description: The job's description.
         type: str
+      timeout_seconds:
+        description: The run's timeout; the top level's O(timeout_seconds) when omitted.
+        type: int
+      reconcile:
+        description: The service's scheduled reconcile job; the top level's O(reconcile) when omitted.
+        type: dict
+  timeout_seconds:
+    description:
+      - Seconds a run of the service may take (the job parameter C(AUTOSCALE_TIMEOUT_SECONDS)); at least 60.
+      - The default is the bound of a service with steps of 1 and the default step limits.
+    type: int
+    default: 5400
+  reconcile:
+    description: The scheduled reconcile job of the service.
+    type: dict
+    default: {}
+    suboptions:
+      schedule:
+        description:
+          - Its Jenkins cron spec (for example C(H/15 * * * *)); an empty string for no scheduled
+            reconcile job. Jenkins refuses a spec it cannot read, and the error gives its reason.
+        type: str
+        default: ''
+      fix:
+        description: Whether it fixes the drift it finds (C(RECONCILE_FIX)'s default); false reports only.
+        type: bool
+        default: false
   url:
     description: Jenkins's URL, for example C(https://jenkins.example.com).
     type: str
@@ -247,7 +283,7 @@ from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _jen
 SERVICE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
-PER_JOB = ("service", "name", "state", "enabled", "token", "description")
+PER_JOB = ("service", "name", "state", "enabled", "token", "description", "timeout_seconds", "reconcile")
 
 
 def _spec(job: dict, common: dict) -> dict:
@@ -259,18 +295,45 @@ def _spec(job: dict, common: dict) -> dict:
         "disabled": not job["enabled"],
         "token_credential_id": _jenkins.token_credential_id(job["service"]),
         "keep_builds": common["keep_builds"],
+        "timeout_seconds": job["timeout_seconds"],
         "pipeline": common["pipeline"] or {},
     }
+
+
+def _reconcile_spec(job: dict, common: dict) -> dict:
+    return {
+        "service": job["service"],
+        "description": f"Scheduled reconcile of {job['service']}: finds drift between vCenter, the F5 devices, the IP "
+        "leases and the Prometheus targets, and repairs what a dead run left when it fixes "
+        "(danacloud.vm_autoscale; managed by Ansible - changes made here are overwritten).",
+        "disabled": not job["enabled"],
+        "keep_builds": common["keep_builds"],
+        "timeout_seconds": job["timeout_seconds"],
+        "schedule": job["reconcile"]["schedule"],
+        "fix": job["reconcile"]["fix"],
+        "pipeline": common["pipeline"] or {},
+    }
+
+
+def reconcile_name(job_name: str, service: str) -> str:
+    """The scheduled reconcile job's name: reconcile-<service>, in the folder of the service's job."""
+    parent, _sep, _short = job_name.rpartition("/")
+    return f"{parent}/reconcile-{service}" if parent else f"reconcile-{service}"
 
 
 def _wanted(params: dict) -> list:
     """Every job of this call with its settings (a job of O(jobs) takes the top level's for what it leaves out)."""
     if params["jobs"] is None:
-        return [{key: params[key] for key in PER_JOB}]
-    return [
-        {key: params[key] if job.get(key) is None else job[key] for key in PER_JOB}
-        for job in params["jobs"]
-    ]  # fmt: skip
+        wanted = [{key: params[key] for key in PER_JOB}]
+    else:
+        wanted = [
+            {key: params[key] if job.get(key) is None else job[key] for key in PER_JOB}
+            for job in params["jobs"]
+        ]  # fmt: skip
+    for job in wanted:
+        reconcile = job["reconcile"] or {}
+        job["reconcile"] = {"schedule": str(reconcile.get("schedule") or ""), "fix": bool(reconcile.get("fix"))}
+    return wanted
 
 
 def _problems(jobs: list, params: dict) -> list:
@@ -279,6 +342,7 @@ def _problems(jobs: list, params: dict) -> list:
     pipeline = params["pipeline"] or {}
     if params["keep_builds"] < 1:
         problems.append(f"keep_builds is {params['keep_builds']}, expected 1 or more")
+    reconcile_pipeline = pipeline.get("reconcile_script") or pipeline.get("scm_url")
     for job in jobs:
         service = job["service"]
         if not SERVICE.match(service or ""):
@@ -297,6 +361,13 @@ def _problems(jobs: list, params: dict) -> list:
             problems.append(f"job {name}: the webhook token has {len(job['token'])} characters; use 16 or more")
         if not pipeline.get("script") and not pipeline.get("scm_url"):
             problems.append(f"job {name}: give pipeline.scm_url (the Jenkinsfile from Git) or pipeline.script")
+        if job["timeout_seconds"] < 60:
+            problems.append(f"job {name}: timeout_seconds is {job['timeout_seconds']}, expected 60 or more")
+        schedule = job["reconcile"]["schedule"]
+        if "\n" in schedule.strip() or "#" in schedule:
+            problems.append(f"job {name}: reconcile.schedule {schedule!r} is not one line without comments")
+        elif schedule and not reconcile_pipeline:
+            problems.append(f"job {name}: give pipeline.scm_url or pipeline.reconcile_script for its reconcile job")
     return problems
 
 
@@ -342,45 +413,68 @@ def _token_credential(client, module, job: dict) -> str:
     return "created" if found is None else "updated"
 
 
-def _apply(client, lookup, module, job: dict, *, params: dict, url: str) -> dict:
-    """Make one job as wanted; its result (with its diff when asked)."""
-    name = job["name"]
-    result = {"service": job["service"], "name": name, "changed": False, "enabled": False, "operation": "none"}
+def _put(client, lookup, module, name: str, wanted: str | None) -> tuple[str, str | None]:
+    """Make the job ``name`` as wanted (its config.xml, or None for absent); the operation
+    (created, updated, deleted or none) and its config.xml before."""
     found = lookup(name)
     before = client.config(name) if found is not None else None
-    after = None
-    if job["state"] == "absent":
-        if found is not None:
-            result.update(changed=True, operation="deleted")
-            if not module.check_mode:
-                client.delete(name)
-                lookup.changed()
-        # the job first: a job whose credential is gone would take token-less calls
-        result["credential"] = _token_credential(client, module, job)
-        result["changed"] = result["changed"] or result["credential"] != "none"
-    else:
+    if wanted is None:
+        if found is None:
+            return "none", before
+        if not module.check_mode:
+            client.delete(name)
+            lookup.changed()
+        return "deleted", before
+    if before is None:
+        if not module.check_mode:
+            client.create(name, wanted)
+        return "created", before
+    if _jenkins.normalize(before) != _jenkins.normalize(wanted):
+        if not module.check_mode:
+            client.update(name, wanted)
+        return "updated", before
+    return "none", before
+
+
+def _diff(name: str, before: str | None, after: str | None) -> dict:
+    return {
+        "before": _jenkins.secret_free(before) if before else "",
+        "after": _jenkins.secret_free(after) if after else "",
+        "before_header": f"{name}/config.xml",
+        "after_header": f"{name}/config.xml",
+    }
+
+
+def _apply(client, lookup, module, job: dict, *, params: dict, url: str) -> dict:
+    """Make one service's jobs as wanted (its autoscale job, its token's credential, its
+    scheduled reconcile job); the result (with its diffs when asked)."""
+    name = job["name"]
+    result = {"service": job["service"], "name": name, "changed": False, "enabled": False, "operation": "none"}
+    present = job["state"] == "present"
+    found = lookup(name)
+    if present:
         # the credential first: the job never names a credential that does not exist
         result["credential"] = _token_credential(client, module, job)
-        result["changed"] = result["credential"] != "none"
-        after = _jenkins.pipeline_job_xml(_spec(job, params))
-        if before is None:
-            result.update(changed=True, operation="created")
-            if not module.check_mode:
-                client.create(name, after)
-        elif _jenkins.normalize(before) != _jenkins.normalize(after):
-            result.update(changed=True, operation="updated")
-            if not module.check_mode:
-                client.update(name, after)
+    after = _jenkins.pipeline_job_xml(_spec(job, params)) if present else None
+    result["operation"], before = _put(client, lookup, module, name, after)
+    if not present:
+        # after the job: a job whose credential is gone would take token-less calls
+        result["credential"] = _token_credential(client, module, job)
+    else:
         # Check mode reports what the job would be; otherwise Jenkins says (read back after a change).
         result["enabled"] = job["enabled"] if found is None or module.check_mode else found.get("color") != "disabled"
         result["job_url"] = f"{url}{_jenkins.job_path(name)}/"
+    scheduled = present and bool(job["reconcile"]["schedule"])
+    other = reconcile_name(name, job["service"])
+    other_after = _jenkins.reconcile_job_xml(_reconcile_spec(job, params)) if scheduled else None
+    operation, other_before = _put(client, lookup, module, other, other_after)
+    result["reconcile"] = {"name": other, "operation": operation, "enabled": scheduled and job["enabled"]}
+    if scheduled:
+        result["reconcile"]["job_url"] = f"{url}{_jenkins.job_path(other)}/"
+    result["changed"] = any(done != "none" for done in (result["operation"], result["credential"], operation))
     if module._diff:
-        result["diff"] = {
-            "before": _jenkins.secret_free(before) if before else "",
-            "after": _jenkins.secret_free(after) if after else "",
-            "before_header": f"{name}/config.xml",
-            "after_header": f"{name}/config.xml",
-        }
+        result["diff"] = _diff(name, before, after)
+        result["reconcile_diff"] = _diff(other, other_before, other_after)
     return result
 
 
@@ -390,15 +484,23 @@ def _read_back(lookup, module, results: list) -> None:
         return
     lookup.changed()
     for one in results:
-        if one["operation"] in ("created", "updated"):
-            found = lookup(one["name"])
-            if found is None:
-                raise _jenkins.JenkinsError(f"job {one['name']} was {one['operation']} but Jenkins does not list it")
-            one["enabled"] = found.get("color") != "disabled"
+        for job in (one, one["reconcile"]):
+            if job["operation"] in ("created", "updated"):
+                found = lookup(job["name"])
+                if found is None:
+                    raise _jenkins.JenkinsError(
+                        f"job {job['name']} was {job['operation']} but Jenkins does not list it"
+                    )
+                job["enabled"] = found.get("color") != "disabled"
 
 
 def _done(results: list) -> str:
-    made = [f"{one['name']} {one['operation']}" for one in results if one["changed"]]
+    made = [
+        f"{job['name']} {job['operation']}"
+        for one in results
+        for job in (one, one["reconcile"])
+        if job["operation"] != "none"
+    ]  # fmt: skip
     return f" (done before it: {', '.join(made)})" if made else " (nothing was changed before it)"
 
 
@@ -410,6 +512,7 @@ def _fail(module, params, msg: str, name, *, results: list, webhook_url: str) ->
 
 
 def main() -> None:
+    reconcile_options = {"schedule": {"type": "str", "default": ""}, "fix": {"type": "bool", "default": False}}
     job_options = {
         "service": {"type": "str", "required": True},
         "name": {"type": "str"},
@@ -417,6 +520,8 @@ def main() -> None:
         "enabled": {"type": "bool"},
         "token": {"type": "str", "no_log": True},
         "description": {"type": "str"},
+        "timeout_seconds": {"type": "int"},
+        "reconcile": {"type": "dict", "options": reconcile_options},
     }
     module = AnsibleModule(
         argument_spec={
@@ -441,8 +546,12 @@ def main() -> None:
                     "credentials_id": {"type": "str", "default": ""},
                     "script_path": {"type": "str", "default": "jenkins/Jenkinsfile"},
                     "script": {"type": "str"},
+                    "reconcile_script_path": {"type": "str", "default": "jenkins/Jenkinsfile.reconcile"},
+                    "reconcile_script": {"type": "str"},
                 },
             },
+            "timeout_seconds": {"type": "int", "default": 5400},
+            "reconcile": {"type": "dict", "default": {}, "options": reconcile_options},
             "description": {"type": "str"},
             "keep_builds": {"type": "int", "default": 50},
         },
@@ -474,10 +583,18 @@ def main() -> None:
     if params["jobs"] is None:
         result = results[0]
         del result["service"]
+        if module._diff:
+            result["diff"] = [result.pop("diff"), result.pop("reconcile_diff")]
         module.exit_json(webhook_url=webhook_url, **result)
-    diffs = [one.pop("diff") for one in results if "diff" in one and one["changed"]]
+    diffs = [
+        one[key]
+        for one in results
+        for key, job in (("diff", one), ("reconcile_diff", one["reconcile"]))
+        if key in one and job["operation"] != "none"
+    ]  # fmt: skip
     for one in results:
         one.pop("diff", None)
+        one.pop("reconcile_diff", None)
     module.exit_json(
         changed=any(one["changed"] for one in results),
         webhook_url=webhook_url,

@@ -74,7 +74,7 @@ def test_the_job_lifecycle_read_back_from_jenkins(run_playbook):
         config = jenkins("GET", f"/job/{JOB}/config.xml").text
         assert "<numToKeep>50</numToKeep>" in config and "DisableConcurrentBuildsJobProperty" in config
         assert f"<url>file://{REPO}</url>" in config and "<scriptPath>jenkins/Jenkinsfile</scriptPath>" in config
-        assert TOKEN not in config and TOKEN not in created["diff"]["after"] and TOKEN not in json.dumps(created)
+        assert TOKEN not in config and TOKEN not in created["diff"][0]["after"] and TOKEN not in json.dumps(created)
         assert f"<tokenCredentialId>{CREDENTIAL}</tokenCredentialId>" in config and created["credential"] == "created"
 
         again = run_module(run_playbook)
@@ -83,7 +83,7 @@ def test_the_job_lifecycle_read_back_from_jenkins(run_playbook):
         changed = run_module(run_playbook, keep_builds=20)
         assert changed["changed"] and changed["operation"] == "updated"
         assert "<numToKeep>20</numToKeep>" in jenkins("GET", f"/job/{JOB}/config.xml").text
-        assert "<numToKeep>50</numToKeep>" in changed["diff"]["before"]
+        assert "<numToKeep>50</numToKeep>" in changed["diff"][0]["before"]
 
         disabled = run_module(run_playbook, keep_builds=20, enabled=False)
         assert disabled["changed"] and disabled["enabled"] is False and job_json()["color"] == "disabled"
@@ -239,3 +239,58 @@ def test_many_jobs_in_one_call_read_back_from_jenkins(run_playbook):
 def job_json_of(name):
     answer = jenkins("GET", f"/job/{name}/api/json")
     return None if answer.status_code == 404 else answer.json()
+
+
+RECONCILE = "reconcile-modtest"
+
+
+def parameters(config: str) -> dict:
+    import defusedxml.ElementTree as ET
+
+    root = ET.fromstring(config.encode())
+    return {
+        d.findtext("name"): d.findtext("defaultValue") for d in root.iter() if d.tag.endswith("ParameterDefinition")
+    }
+
+
+def test_the_scheduled_reconcile_job_follows_the_service_read_back_from_jenkins(run_playbook):
+    for name in (JOB, RECONCILE):
+        jenkins("POST", f"/job/{name}/doDelete")
+    try:
+        # a spec Jenkins cannot read: it refuses the config, with the parser's reason
+        bad = run_module(run_playbook, reconcile={"schedule": "H/15 * * *"}, timeout_seconds=900)
+        assert bad["failed"] and f"job {JOB}: Jenkins at" in bad["msg"] and "expected 5 fields" in bad["msg"], bad
+        assert job_json_of(RECONCILE) is None
+
+        made = run_module(run_playbook, reconcile={"schedule": "H/15 * * * *", "fix": True}, timeout_seconds=900)
+        assert made["changed"] and made["reconcile"]["operation"] == "created", made
+        assert made["reconcile"]["enabled"] is True and job_json_of(RECONCILE)["color"] != "disabled"
+        config = jenkins("GET", f"/job/{RECONCILE}/config.xml").text
+        assert (
+            "<spec>H/15 * * * *</spec>" in config and "<scriptPath>jenkins/Jenkinsfile.reconcile</scriptPath>" in config
+        )
+        assert parameters(config) == {"AUTOSCALE_SERVICE": "modtest", "AUTOSCALE_TIMEOUT_SECONDS": "900",
+                                      "RECONCILE_FIX": "true"}  # fmt: skip
+        assert parameters(jenkins("GET", f"/job/{JOB}/config.xml").text)["AUTOSCALE_TIMEOUT_SECONDS"] == "900"
+        assert "GenericTrigger" not in config and TOKEN not in config
+
+        same = run_module(run_playbook, reconcile={"schedule": "H/15 * * * *", "fix": True}, timeout_seconds=900)
+        assert not same["changed"] and same["reconcile"]["operation"] == "none"
+
+        hourly = run_module(run_playbook, reconcile={"schedule": "@hourly"}, timeout_seconds=1200, enabled=False)
+        assert hourly["changed"] and hourly["reconcile"]["operation"] == "updated"
+        config = jenkins("GET", f"/job/{RECONCILE}/config.xml").text
+        assert "<spec>@hourly</spec>" in config and parameters(config)["RECONCILE_FIX"] == "false"
+        assert parameters(config)["AUTOSCALE_TIMEOUT_SECONDS"] == "1200"
+        assert job_json_of(RECONCILE)["color"] == "disabled"  # it follows the service's job
+
+        unscheduled = run_module(run_playbook, timeout_seconds=1200)
+        assert unscheduled["reconcile"]["operation"] == "deleted" and job_json_of(RECONCILE) is None
+        run_module(run_playbook, reconcile={"schedule": "H/15 * * * *"})
+        assert job_json_of(RECONCILE) is not None
+        gone = run_module(run_playbook, state="absent")
+        assert gone["operation"] == "deleted" and gone["reconcile"]["operation"] == "deleted"
+        assert job_json_of(JOB) is None and job_json_of(RECONCILE) is None
+    finally:
+        for name in (JOB, RECONCILE):
+            jenkins("POST", f"/job/{name}/doDelete")

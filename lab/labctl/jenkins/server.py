@@ -374,13 +374,20 @@ class Jenkins:
     # --- jobs ----------------------------------------------------------------------------
 
     @staticmethod
-    def _xml_problem(text: str) -> str | None:
+    def _xml_problem(text: str, name: str) -> str | None:
         try:
             root = SafeET.fromstring(text)
         except (ET.ParseError, defusedxml.DefusedXmlException) as exc:
             return str(exc)
         if root.tag not in ROOT_CLASS:
             return f"job type <{root.tag}> is not emulated"
+        # Jenkins parses a TimerTrigger's spec when it reads the config (Trigger.readResolve):
+        # a spec it cannot read fails the whole config with the parser's reason.
+        for spec in root.iter("hudson.triggers.TimerTrigger"):
+            try:
+                CronTab(spec.findtext("spec") or "", name)
+            except CronError as exc:
+                return f"java.io.InvalidObjectException: {exc}"
         return None
 
     def _create(self, request: Request) -> Response:
@@ -402,11 +409,11 @@ class Jenkins:
                 400, "Error", headers={"X-Error": _header(f"A job already exists with the name \u2018{name}\u2019")}
             )
         text = request.body.decode("utf-8")
-        problem = self._xml_problem(text)
+        problem = self._xml_problem(text, name)
         if problem:
             if "not emulated" in problem:
                 return self._not_found(request, problem)
-            return _page(500, "Oops! java.io.IOException: Failed to persist config.xml")
+            return _page(500, f"Oops! java.io.IOException: Failed to persist config.xml: {problem}")
         job = Job(name, text)
         self.jobs[name] = job
         self._save_job(job)
@@ -428,9 +435,9 @@ class Jenkins:
                 return Response(200, job.config, content_type="application/xml")
             charset = re.search(r"charset=([\w-]+)", request.headers.get("Content-Type") or "")
             text = request.body.decode(charset.group(1) if charset else "iso-8859-1")
-            problem = self._xml_problem(text)
+            problem = self._xml_problem(text, name)
             if problem:
-                return _page(500, "Oops! java.io.IOException: Failed to persist config.xml")
+                return _page(500, f"Oops! java.io.IOException: Failed to persist config.xml: {problem}")
             job.config = text
             self._save_job(job)
             return Response(200, b"", content_type=HTML)
