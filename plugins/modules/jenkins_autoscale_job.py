@@ -101,6 +101,15 @@ options:
       reconcile:
         description: The service's scheduled reconcile job; the top level's O(reconcile) when omitted.
         type: dict
+        suboptions:
+          schedule:
+            description: Its Jenkins cron spec; an empty string for none.
+            type: str
+            default: ''
+          fix:
+            description: Whether it fixes the drift it finds.
+            type: bool
+            default: false
   timeout_seconds:
     description:
       - Seconds a run of the service may take (the job parameter C(AUTOSCALE_TIMEOUT_SECONDS)); at least 60.
@@ -172,6 +181,13 @@ options:
         default: jenkins/Jenkinsfile
       script:
         description: The pipeline inline, instead of from Git.
+        type: str
+      reconcile_script_path:
+        description: The scheduled reconcile job's Jenkinsfile in the same repository.
+        type: str
+        default: jenkins/Jenkinsfile.reconcile
+      reconcile_script:
+        description: The scheduled reconcile job's pipeline inline, instead of from Git.
         type: str
   description:
     description: The job's description; a default names the service and the collection.

@@ -85,7 +85,7 @@ def test_the_step_stops_a_run_that_outlives_the_jobs_timeout(script, tmp_path):
     assert result.returncode == 124, result.stdout + result.stderr
     assert "took longer than its timeout (1 s, the job parameter AUTOSCALE_TIMEOUT_SECONDS)" in result.stderr
     child = int(marker.read_text())
-    for _ in range(50):  # the run's own child got the signal too
+    for _attempt in range(50):  # the run's own child got the signal too
         if not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]:
             break
         subprocess.run(["sleep", "0.1"], check=True)

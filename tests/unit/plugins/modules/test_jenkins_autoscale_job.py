@@ -52,3 +52,27 @@ def test_one_service_checks_as_before(run_module):
     result = run_module(jenkins_autoscale_job.main, {**COMMON, "service": "web", "token": TOKEN, "keep_builds": 0})
     assert result["failed"] and "keep_builds is 0, expected 1 or more" in result["msg"]
     assert TOKEN not in str(result)
+
+
+def test_a_bad_timeout_or_schedule_is_named_before_jenkins_is_asked(run_module):
+    result = run_module(jenkins_autoscale_job.main, {**COMMON, "jobs": [
+        {"service": "web", "token": TOKEN, "timeout_seconds": 30},
+        {"service": "api", "token": TOKEN, "reconcile": {"schedule": "H * * * *\nH/5 * * * *"}},
+        {"service": "db", "token": TOKEN, "reconcile": {"schedule": "H * * * * # hourly"}},
+    ]})  # fmt: skip
+    message = result["msg"]
+    assert result["failed"] and message.endswith(" - nothing was changed") and "cannot be reached" not in message
+    assert "job autoscale-web: timeout_seconds is 30, expected 60 or more" in message
+    assert "job autoscale-api: reconcile.schedule 'H * * * *\\nH/5 * * * *' is not one line" in message
+    assert "job autoscale-db: reconcile.schedule 'H * * * * # hourly' is not one line without comments" in message
+
+
+def test_an_inline_pipeline_needs_an_inline_reconcile_pipeline_for_a_schedule(run_module):
+    inline = {**COMMON, "pipeline": {"script": "pipeline { }"}}
+    result = run_module(jenkins_autoscale_job.main, {**inline, "service": "web", "token": TOKEN,
+                                                     "reconcile": {"schedule": "@hourly"}})  # fmt: skip
+    assert (
+        result["failed"] and "give pipeline.scm_url or pipeline.reconcile_script for its reconcile job" in result["msg"]
+    )
+    unscheduled = run_module(jenkins_autoscale_job.main, {**inline, "service": "web", "token": TOKEN})
+    assert unscheduled["failed"] and "cannot be reached" in unscheduled["msg"]  # passed the checks
