@@ -112,3 +112,29 @@ def test_the_survey_spec_is_what_awx_accepts(template):
                 assert set(str(question["default"]).split("\n")) <= set(question["choices"]), where
         if question["type"] == "integer":
             assert question["min"] <= question["default"] <= question["max"], where
+
+
+@pytest.mark.parametrize(
+    "template", [t for t in TEMPLATES if t.get("extra_vars")], ids=[t["name"] for t in TEMPLATES if t.get("extra_vars")]
+)
+def test_fixed_extra_vars_are_inputs_of_their_playbook(template):
+    """The scheduled reconcile's fixed variables: each one a play variable or a role option, of the right type."""
+    play_vars, options, _mandatory, _allowed = playbook_inputs(REPO / template["playbook"])
+    for variable, value in template["extra_vars"].items():
+        where = f"{template['name']}: {variable}"
+        if variable in options:
+            kind = options[variable].get("type", "str")
+            assert kind == "raw" or isinstance(value, {"bool": bool, "str": str, "int": int}[kind]), where
+        else:
+            assert variable in play_vars and isinstance(value, type(play_vars[variable])), where
+
+
+def test_the_scheduled_reconcile_fixes_as_the_inventory_says_and_turns_red_on_drift():
+    (scheduled,) = [t for t in TEMPLATES if t["name"] == "vm_autoscale - scheduled reconcile"]
+    assert scheduled["playbook"] == "playbooks/reconcile.yml" and scheduled["survey"] == []
+    assert scheduled["extra_vars"] == {"reconcile_fix_from_inventory": True, "reconcile_fail_on_drift": True,
+                                       "vm_autoscale_several_services": True}  # fmt: skip
+    setup = yaml.safe_load((REPO / "playbooks" / "awx_setup.yml").read_text())[0]
+    (schedule,) = [t for t in setup["tasks"] if "awx.awx.schedule" in t]
+    assert schedule["awx.awx.schedule"]["unified_job_template"] == scheduled["name"]
+    assert "RRULE:FREQ=MINUTELY;INTERVAL=15" in setup["vars"]["awx_reconcile_rrule"]
