@@ -26,11 +26,18 @@ def autoscale_config(config: dict, service: str) -> dict:
     return _model.with_defaults(service, _plain(config))
 
 
-def autoscale_problems(services: dict, scope: list | None = None, settings: dict | None = None) -> list:
+def autoscale_problems(
+    services: dict, scope: list | None = None, settings: dict | None = None, established: list | None = None
+) -> list:
     if not isinstance(services, dict):
         raise AnsibleFilterError("autoscale_problems: expects a mapping of service name to its autoscale mapping")
     try:
-        return _model.problems(_plain(services), None if scope is None else _plain(list(scope)), _plain(settings or {}))
+        return _model.problems(
+            _plain(services),
+            None if scope is None else _plain(list(scope)),
+            _plain(settings or {}),
+            None if established is None else _plain(list(established)),
+        )
     except ValueError as exc:
         raise AnsibleFilterError(f"autoscale_problems: {exc}") from exc
 

@@ -10,6 +10,7 @@ the field, the value and the fix). Runs on the controller.
 from __future__ import annotations
 
 import copy
+import difflib
 import re
 from typing import Any
 
@@ -60,6 +61,91 @@ SITE_DEFAULTS: dict = {
     # Autoscaled VMs of all services together (counted in vCenter at every scale-out).
     "max_autoscaled_vms": 50,
 }
+# Every field a service's mapping may have, by section (docs/inventory.md lists them): a key not
+# here is a typo or a field of another version, and validation names it with the closest known one.
+FIELDS: dict = {
+    "service_id": None,
+    "service_name": None,
+    "customer": None,
+    "enabled": None,
+    "template": {"name": None, "source_vm": None},
+    "monitoring": {
+        "prometheus_job": None,
+        "cpu_threshold": None,
+        "memory_threshold": None,
+        "duration_minutes": None,
+        "scale_in_cpu_threshold": None,
+        "scale_in_memory_threshold": None,
+        "scale_in_duration_minutes": None,
+        "rate_window": None,
+    },
+    "scaling": {
+        "min_instances": None,
+        "max_instances": None,
+        "scale_out_step": None,
+        "scale_in_step": None,
+        "cooldown_seconds": None,
+    },
+    "f5": {
+        "pool_name": None,
+        "partition": None,
+        "vip": None,
+        "vip_port": None,
+        "member_port": None,
+        "health_check_path": None,
+    },
+    "network": {
+        "subnet": None,
+        "gateway": None,
+        "port_group": None,
+        "vlan": None,
+        "ip_pool_start": None,
+        "ip_pool_end": None,
+        "dns_servers": None,
+        "domain": None,
+    },
+    "static_members": [{"name": None, "ip": None}],
+    "jenkins": {"job_name": None},
+    "reconcile": {"schedule": None, "fix": None},
+}
+
+
+def unknown_keys(given: Any, known: Any = None, path: str = "") -> list[tuple[str, str | None]]:
+    """Every key of ``given`` that ``known`` (a ``FIELDS``-shaped schema) does not have, at any
+    depth: ``(path, the closest known key's path or None)``. Lists of mappings are checked item by
+    item; what is not a mapping where one is expected is left to the value checks."""
+    known = FIELDS if known is None else known
+    found: list[tuple[str, str | None]] = []
+    if isinstance(known, list) and isinstance(given, list):
+        for index, item in enumerate(given):
+            found.extend(unknown_keys(item, known[0], f"{path}[{index}]"))
+        return found
+    if not isinstance(known, dict) or not isinstance(given, dict):
+        return found
+    prefix = f"{path}." if path else ""
+    for key in given:
+        if key in known:
+            found.extend(unknown_keys(given[key], known[key], f"{prefix}{key}"))
+            continue
+        found.append((f"{prefix}{key}", closest(str(key), known, prefix)))
+    return found
+
+
+def closest(key: str, known: dict, prefix: str = "") -> str | None:
+    """The known key ``key`` most likely meant (a misspelling, a singular for a plural, another
+    section's field), as a path; None when nothing is close."""
+    match = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75)
+    if match:
+        return f"{prefix}{match[0]}"
+    if not prefix:  # a field of a section written at the top level (cpu_threshold: 60)
+        for section, fields in known.items():
+            if isinstance(fields, dict):
+                inner = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.75)
+                if inner:
+                    return f"{section}.{inner[0]}"
+    return None
+
+
 PROM_DURATION = re.compile(r"^(?:[0-9]+(?:ms|s|m|h|d|w|y))+$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 
@@ -361,6 +447,17 @@ def _check_network(check: _Checker) -> dict | None:
     return parsed
 
 
+def _given(raw: dict, path: str) -> Any:
+    """The value at ``path`` (with [index] parts) of the operator's own mapping."""
+    node: Any = raw
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        if part.startswith("["):
+            node = node[int(part[1:-1])] if isinstance(node, list) else None
+        else:
+            node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
 def _is_ip(value: Any) -> bool:
     try:
         netaddr.IPAddress(str(value))
@@ -386,7 +483,9 @@ def site_limits(settings: dict | None) -> dict:
     return site
 
 
-def problems(services: dict, scope: list | None = None, settings: dict | None = None) -> list:
+def problems(
+    services: dict, scope: list | None = None, settings: dict | None = None, established: list | None = None
+) -> list:
     """Every problem of every service (``{name: autoscale mapping}``), cross-service ones too.
 
     ``settings`` are the site's limits (``SITE_DEFAULTS``: the scrape interval, the per-run
@@ -395,20 +494,124 @@ def problems(services: dict, scope: list | None = None, settings: dict | None = 
     Each problem is ``{service, related, field, message, in_scope}``: ``related`` lists the other
     services a cross-service problem involves, ``message`` is the sentence for the operator, and
     ``in_scope`` says whether it involves a service of ``scope`` (always true without a scope).
+
+    A collision between two services is reported on the one being added or changed: the one in
+    ``scope`` (the run's limit) when only one of them is, else the one not in ``established`` (the
+    services already onboarded) when only one of them is not, else the later by name.
     """
-    found = _problems(services, site_limits(settings))
+    found = _problems(services, site_limits(settings), scope, established)
     for problem in found:
         involved = [problem["service"], *problem["related"]]
         problem["in_scope"] = scope is None or problem["service"] is None or any(name in scope for name in involved)
     return found
 
 
-def _problems(services: dict, site: dict) -> list:
+def _blamed(one: str, other: str, scope: list | None, established: list | None) -> tuple[str, str]:
+    """(the service a collision is reported on, the other one)."""
+    for wanted in (lambda name: scope is not None and name in scope, lambda name: name not in (established or [])):
+        if wanted(one) != wanted(other):
+            return (one, other) if wanted(one) else (other, one)
+    return (max(one, other), min(one, other))
+
+
+def _collisions(configs: dict, pools: dict, scope: list | None, established: list | None) -> list:
+    """What two services may not share: IP pools, F5 pools, VIP and port, static member names and
+    addresses (and a static member, VIP or gateway inside another service's pool), Jenkins job
+    names, a template made from another source VM."""
+    claims: dict = {}  # (kind, value) -> [(service, field, shown value)]
+
+    def claim(kind: str, key: Any, service: str, field: str, shown: Any) -> None:
+        parts = key if isinstance(key, tuple) else (key,)
+        if all(isinstance(part, (str, int)) and not isinstance(part, bool) and part != "" for part in parts):
+            claims.setdefault((kind, key), []).append((service, field, shown))
+
+    for service, config in configs.items():
+        f5 = config.get("f5") if isinstance(config.get("f5"), dict) else {}
+        claim("the F5 pool", (f5.get("partition"), f5.get("pool_name")), service, "f5.pool_name", f5.get("pool_name"))
+        if _is_ip(f5.get("vip")):
+            claim("the VIP and port", (str(f5.get("vip")), f5.get("vip_port")), service, "f5.vip",
+                  f"{f5.get('vip')}:{f5.get('vip_port')}")  # fmt: skip
+        claim("the Jenkins job", (config.get("jenkins") or {}).get("job_name"), service, "jenkins.job_name",
+              (config.get("jenkins") or {}).get("job_name"))  # fmt: skip
+        members = config.get("static_members") if isinstance(config.get("static_members"), list) else []
+        for index, member in enumerate(members):
+            if isinstance(member, dict):
+                claim("the static member", member.get("name"), service, f"static_members[{index}].name",
+                      member.get("name"))  # fmt: skip
+                if _is_ip(member.get("ip")):
+                    claim("the static member address", str(member.get("ip")), service, f"static_members[{index}].ip",
+                          member.get("ip"))  # fmt: skip
+    found: list = []
+
+    def report(service: str, other: str, field: str, shown: Any, *, problem: str, fix: str) -> None:
+        message = f"service {service}: autoscale.{field} = {shown!r}: {problem}; fix: {fix}"
+        found.append({"service": service, "related": [other], "field": field, "message": message})
+
+    for (kind, _key), holders in claims.items():
+        for index, first in enumerate(holders):
+            for second in holders[index + 1 :]:
+                if first[0] == second[0]:
+                    continue
+                service, peer = _blamed(first[0], second[0], scope, established)
+                (_mine, field, shown), (_theirs, peer_field, _peer_shown) = (
+                    (first, second) if service == first[0] else (second, first)
+                )
+                problem = f"is also {kind} of service {peer} (its autoscale.{peer_field})"
+                report(service, peer, field, shown, problem=problem, fix=f"give {service} its own")
+    # A template two services share must be made from the same VM: create_template.yml of one would
+    # otherwise replace the other's image.
+    templates: dict = {}
+    for service, config in configs.items():
+        template = config.get("template") if isinstance(config.get("template"), dict) else {}
+        if isinstance(template.get("name"), str) and template["name"]:
+            templates.setdefault(template["name"], []).append((service, template.get("source_vm")))
+    for name, users in templates.items():
+        for index, (one, source) in enumerate(users):
+            for other, other_source in users[index + 1 :]:
+                if source != other_source:
+                    service, peer = _blamed(one, other, scope, established)
+                    mine, theirs = (source, other_source) if service == one else (other_source, source)
+                    problem = f"is also the template of service {peer}, made from another VM ({theirs!r}, not {mine!r})"
+                    fix = f"give {service} a template name of its own, or the same template.source_vm"
+                    report(service, peer, "template.name", name, problem=problem, fix=fix)
+    names = sorted(pools)
+    for index, service in enumerate(names):
+        for other in names[index + 1 :]:
+            pool, other_pool = pools[service], pools[other]
+            if pool.first <= other_pool.last and other_pool.first <= pool.last:
+                blamed, peer = _blamed(service, other, scope, established)
+                mine, theirs = (pool, other_pool) if blamed == service else (other_pool, pool)
+                message = (
+                    f"service {blamed}: autoscale.network.ip_pool_start..ip_pool_end = {mine}: overlaps the pool "
+                    f"of service {peer} ({theirs}); fix: give {blamed} a range of its own"
+                )
+                found.append(
+                    {"service": blamed, "related": [peer], "field": "network.ip_pool_start", "message": message}
+                )
+    # An address one service uses that another hands out to new VMs.
+    for service, config in configs.items():
+        f5 = config.get("f5") if isinstance(config.get("f5"), dict) else {}
+        used = [("f5.vip", f5.get("vip"))]
+        members = config.get("static_members") if isinstance(config.get("static_members"), list) else []
+        used += [(f"static_members[{i}].ip", m.get("ip")) for i, m in enumerate(members) if isinstance(m, dict)]
+        for field, address in used:
+            if not _is_ip(address):
+                continue
+            for other, pool in pools.items():
+                if other != service and netaddr.IPAddress(str(address)) in pool:
+                    report(service, other, field, address,
+                           problem=f"is inside the IP pool of service {other} ({pool}): it could hand it to a new VM",
+                           fix=f"use an address outside {pool}, or move {other}'s pool")  # fmt: skip
+    return found
+
+
+def _problems(services: dict, site: dict, scope: list | None = None, established: list | None = None) -> list:
     if not HAS_NETADDR:
         message = "the Python library netaddr is required on the controller (pip install netaddr)"
         return [{"service": None, "related": [], "field": None, "message": message}]
     found: list = []
-    pools: list = []
+    pools: dict = {}
+    configs: dict = {}
     for service in sorted(services):
         raw = services[service]
         if not isinstance(raw, dict):
@@ -417,6 +620,9 @@ def _problems(services: dict, site: dict) -> list:
             found.append({"service": service, "related": [], "field": "", "message": message})
             continue
         check = _Checker(service, with_defaults(service, raw))
+        for path, meant in unknown_keys(raw):
+            fix = f"did you mean autoscale.{meant}?" if meant else "remove it (docs/inventory.md lists the fields)"
+            check.add(path, _given(raw, path), "is not a known field", fix)
         _check_names(check, service)
         _check_monitoring(check)
         _check_scaling(check, site)
@@ -424,18 +630,10 @@ def _problems(services: dict, site: dict) -> list:
         _check_reconcile(check)
         network = _check_network(check)
         found.extend(check.problems)
+        configs[service] = check.config
         if network and "pool" in network:
-            pools.append((service, network["pool"]))
-    for index, (service, pool) in enumerate(pools):
-        for other, other_pool in pools[index + 1 :]:
-            if pool.first <= other_pool.last and other_pool.first <= pool.last:
-                message = (
-                    f"service {service}: autoscale.network.ip_pool_start..ip_pool_end = {pool}: overlaps the pool "
-                    f"of service {other} ({other_pool}); fix: give each service its own range"
-                )
-                found.append(
-                    {"service": service, "related": [other], "field": "network.ip_pool_start", "message": message}
-                )
+            pools[service] = network["pool"]
+    found.extend(_collisions(configs, pools, scope, established))
     return found
 
 

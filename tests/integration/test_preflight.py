@@ -201,3 +201,47 @@ def test_alertmanager_refuses_a_base_configuration_without_a_route_before_writin
     names = [task["task"]["name"] for play in run.result["plays"] for task in play["tasks"]]
     assert not [name for name in names if "grafana_autoscale" in name], names
     assert {path: (path.stat().st_mtime_ns, path.read_bytes()) for path in watched} == before
+
+
+def test_a_new_service_that_collides_with_an_onboarded_one_is_the_one_blamed(run_playbook, lab, tmp_path):
+    """A service added to the lab's inventory (abc-shop, sorting before acme-web) that takes
+    acme-web's F5 pool and VIP, with a typo: every problem is reported on abc-shop - acme-web is
+    onboarded (its configuration metrics are on the state host) - naming acme-web, and nothing changes."""
+    assert run_playbook("playbooks/onboard.yml", "-l", "acme-web").returncode == 0
+    new = yaml.safe_load((REPO / "inventories" / "lab" / "host_vars" / "acme-web.yml").read_text())["autoscale"]
+    new.update(service_id="abc-shop", service_name="ABC shop", static_members=[], jenkins={})
+    new["template"] = {"name": "tpl-abc-shop", "source_vm": "acme-web-01"}
+    new["network"] = {"subnet": "198.18.7.0/24", "gateway": "198.18.7.1", "port_group": "pg-abc",
+                      "ip_pool_start": "198.18.7.100", "ip_pool_end": "198.18.7.119"}  # fmt: skip
+    new["monitoring"]["cpu_treshold"] = 60
+    override = tmp_path / "override"
+    (override / "host_vars").mkdir(parents=True)
+    (override / "hosts.yml").write_text(
+        yaml.safe_dump({"all": {"children": {"autoscale_services": {"hosts": {"abc-shop": None}}}}})
+    )
+    (override / "host_vars" / "abc-shop.yml").write_text(
+        yaml.safe_dump({"autoscale": new, "jenkins_webhook_token": "abc-shop-token-0123456789"})
+    )
+    rules = lab.state / "plg" / "prometheus" / "rules"
+    before = sorted(path.name for path in rules.glob("*.yml"))
+
+    run = run_playbook("playbooks/onboard.yml", "-i", str(override))
+    assert run.returncode != 0
+    (message,) = [
+        result["msg"]
+        for play in run.result["plays"]
+        for task in play["tasks"]
+        if task["task"]["name"].endswith("Fail with every problem found")
+        for result in task["hosts"].values()
+        if result.get("failed")
+    ]
+    lines = message.splitlines()
+    assert lines[0] == "3 problem(s) in the service definitions; nothing was changed:", message
+    assert "- service abc-shop: autoscale.monitoring.cpu_treshold = 60: is not a known field; fix: did you mean " \
+           "autoscale.monitoring.cpu_threshold?" in lines  # fmt: skip
+    assert any(line.startswith("- service abc-shop: autoscale.f5.pool_name = 'acme-web-pool': is also the F5 pool "
+                               "of service acme-web") for line in lines), message  # fmt: skip
+    assert any(line.startswith("- service abc-shop: autoscale.f5.vip = '198.18.1.10:80': is also the VIP and port "
+                               "of service acme-web") for line in lines), message  # fmt: skip
+    assert not [line for line in lines if line.startswith("- service acme-web")], message
+    assert sorted(path.name for path in rules.glob("*.yml")) == before  # nothing was made for abc-shop

@@ -10,6 +10,8 @@ import json
 from datetime import datetime, timedelta
 
 import defusedxml.ElementTree as ET
+import yaml
+from conftest import REPO
 from labclient import F5_A, F5_B, emulator, f5, jenkins, prometheus_value, wait_for
 from labctl.jenkins.cron import CronTab
 from scaling import POOL, members
@@ -97,6 +99,35 @@ def test_the_scheduled_reconcile_reports_drift_and_fixes_only_when_told(prepared
         wait_for(lambda: prometheus_value('vm_autoscale_drift{service="acme-web"}') == 0, 60, "the drift metric")
     finally:
         jenkins("POST", f"/job/{JOB}/disable")
+        for device in (F5_A, F5_B):
+            if STRAY in members(device):
+                f5("DELETE", f"{POOL}/members/~Common~{STRAY}", device=device)
+
+
+def test_the_scheduled_awx_run_fixes_each_service_as_its_inventory_says(run_playbook, prepared, tmp_path):
+    """The AWX schedule's variables (reconcile_fix_from_inventory, every service at once): a service
+    whose autoscale.reconcile.fix is true is fixed, the others only reported; red while drift is left."""
+    lab = prepared
+    acme = yaml.safe_load((REPO / "inventories" / "lab" / "host_vars" / "acme-web.yml").read_text())["autoscale"]
+    overlay = tmp_path / "fix-acme.yml"
+    overlay.write_text(
+        yaml.safe_dump({"all": {"hosts": {"acme-web": {"autoscale": {**acme, "reconcile": {"fix": True}}}}}})
+    )
+    scheduled = ("-e", "reconcile_fix_from_inventory=true", "-e", "reconcile_fail_on_drift=true",
+                 "-e", "vm_autoscale_several_services=true")  # fmt: skip
+    for device in (F5_A, F5_B):
+        answer = f5("POST", f"{POOL}/members", device=device, json={"name": STRAY, "address": STRAY_IP})
+        assert answer.status_code == 200, answer.text
+    try:
+        reported = run_playbook("playbooks/reconcile.yml", *scheduled)  # the lab's inventory: fix false
+        assert reported.returncode != 0, reported.stdout[-3000:]
+        assert all(STRAY in members(device) for device in (F5_A, F5_B)) and drift_state(lab)["count"] == 1
+
+        fixed = run_playbook("playbooks/reconcile.yml", "-i", str(overlay), *scheduled)
+        assert fixed.returncode == 0, fixed.stdout[-3000:]
+        assert all(STRAY not in members(device) for device in (F5_A, F5_B)) and drift_state(lab)["count"] == 0
+        assert "globex-api" in fixed.stats  # every service was looked at, in one run
+    finally:
         for device in (F5_A, F5_B):
             if STRAY in members(device):
                 f5("DELETE", f"{POOL}/members/~Common~{STRAY}", device=device)

@@ -169,19 +169,22 @@ def test_every_problem_of_every_service_is_reported_at_once():
 def test_overlapping_pools_of_two_services_are_one_problem_naming_both():
     services = {"shop": minimal(), "blog": change("network.ip_pool_start", "198.18.5.140")}
     services["blog"]["network"]["ip_pool_end"] = "198.18.5.160"
-    services["blog"]["f5"]["vip"] = "198.18.5.11"
-    found = _model.problems(services)
-    assert len(found) == 1
-    assert found[0]["service"] == "blog"
-    assert found[0]["related"] == ["shop"]
-    assert "overlaps the pool of service shop" in found[0]["message"]
+    services["blog"]["f5"].update(vip="198.18.5.11", pool_name="blog-pool")
+    # reported on the service being added: the one of the run's limit, or the one not yet onboarded
+    for blamed, other, kwargs in (("blog", "shop", {"established": ["shop"]}), ("shop", "blog", {"scope": ["shop"]}),
+                                  ("blog", "shop", {"scope": ["blog"], "established": ["blog"]})):  # fmt: skip
+        found = _model.problems(services, **kwargs)
+        assert len(found) == 1, found
+        assert found[0]["service"] == blamed and found[0]["related"] == [other]
+        assert f"overlaps the pool of service {other}" in found[0]["message"]
+        assert f"fix: give {blamed} a range of its own" in found[0]["message"]
 
 
 def test_scope_marks_problems_of_other_services_as_out_of_scope():
     services = {"shop": change("monitoring.cpu_threshold", 0), "blog": minimal()}
     services["blog"]["network"] = dict(services["blog"]["network"], subnet="198.18.6.0/24", gateway="198.18.6.1")
     services["blog"]["network"].update(ip_pool_start="198.18.6.100", ip_pool_end="198.18.6.150")
-    services["blog"]["f5"]["vip"] = "198.18.6.10"
+    services["blog"]["f5"].update(vip="198.18.6.10", pool_name="blog-pool")
     found = _model.problems(services, scope=["blog"])
     assert [problem["in_scope"] for problem in found] == [False]
     assert all(problem["in_scope"] for problem in _model.problems(services))
@@ -286,3 +289,104 @@ def test_the_jenkins_role_passes_the_same_step_limits_as_the_roles_default():
         for name, default in re.findall(r"(scale_(?:out|in)_\w+) \| default\((\d+)\)", template):
             role = out if name.startswith("scale_out_") else scale_in
             assert role[name] == int(default) == _model.RUN_LIMITS[key], (key, name)
+
+
+@pytest.mark.parametrize(
+    ("given", "field", "fix"),
+    [
+        ({"monitoring": {"cpu_treshold": 60}}, "monitoring.cpu_treshold", "did you mean autoscale.monitoring.cpu_threshold?"),
+        ({"scaling": {"min_instance": 2}}, "scaling.min_instance", "did you mean autoscale.scaling.min_instances?"),
+        ({"scalling": {"min_instances": 2}}, "scalling", "did you mean autoscale.scaling?"),
+        ({"cpu_threshold": 60}, "cpu_threshold", "did you mean autoscale.monitoring.cpu_threshold?"),
+        ({"f5": {"vip_prot": 443}}, "f5.vip_prot", "did you mean autoscale.f5.vip_port?"),
+        ({"jenkins": {"jobname": "x"}}, "jenkins.jobname", "did you mean autoscale.jenkins.job_name?"),
+        ({"reconcile": {"schedul": "@hourly"}}, "reconcile.schedul", "did you mean autoscale.reconcile.schedule?"),
+        ({"static_members": [{"name": "a", "ip": "198.18.5.11"}, {"nmae": "b", "name": "b", "ip": "198.18.5.12"}]},
+         "static_members[1].nmae", "did you mean autoscale.static_members[1].name?"),
+        ({"description": "the web shop"}, "description", "remove it (docs/inventory.md lists the fields)"),
+    ],
+)  # fmt: skip
+def test_an_unknown_key_at_any_depth_is_named_with_the_closest_known_one(given, field, fix):
+    service = minimal()
+    for key, value in given.items():
+        service[key] = {**service[key], **value} if isinstance(service.get(key), dict) else value
+    found = _model.problems({"shop": service})
+    assert [problem["field"] for problem in found] == [field], found
+    message = found[0]["message"]
+    assert message.startswith(f"service shop: autoscale.{field} = ") and "is not a known field" in message
+    assert message.endswith(f"; fix: {fix}")
+
+
+def test_every_documented_field_is_known():
+    """The schema of known keys and the defaults agree: every default has a known key."""
+
+    def paths(tree, prefix=""):
+        for key, value in tree.items():
+            yield f"{prefix}{key}"
+            if isinstance(value, dict):
+                yield from paths(value, f"{prefix}{key}.")
+
+    schema = set(paths({k: v for k, v in _model.FIELDS.items() if not isinstance(v, list)}))
+    assert set(paths(_model.DEFAULTS)) <= schema | {"static_members"}
+    assert _model.unknown_keys(_model.with_defaults("shop", minimal())) == []
+
+
+def other_service():
+    """A second service that shares nothing with minimal()."""
+    blog = minimal()
+    blog["f5"] = {"pool_name": "blog-pool", "vip": "198.18.6.10", "vip_port": 443, "member_port": 8080}
+    blog["network"] = {"subnet": "198.18.6.0/24", "gateway": "198.18.6.1", "port_group": "pg-blog",
+                       "ip_pool_start": "198.18.6.100", "ip_pool_end": "198.18.6.150"}  # fmt: skip
+    blog["static_members"] = [{"name": "blog-01", "ip": "198.18.6.11"}]
+    return blog
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "words"),
+    [
+        ("f5.pool_name", "shop-pool", "f5.pool_name", "is also the F5 pool of service shop (its autoscale.f5.pool_name)"),
+        ("f5.vip", "198.18.5.10", "f5.vip", "is also the VIP and port of service shop"),
+        ("static_members", [{"name": "shop-01", "ip": "198.18.6.11"}], "static_members[0].name",
+         "is also the static member of service shop (its autoscale.static_members[0].name)"),
+        ("static_members", [{"name": "blog-01", "ip": "198.18.5.11"}], "static_members[0].ip",
+         "is also the static member address of service shop"),
+        ("static_members", [{"name": "blog-01", "ip": "198.18.5.120"}], "static_members[0].ip",
+         "is inside the IP pool of service shop (198.18.5.100-198.18.5.150)"),
+        ("f5.vip", "198.18.5.101", "f5.vip", "is inside the IP pool of service shop"),
+        ("jenkins.job_name", "autoscale-shop", "jenkins.job_name", "is also the Jenkins job of service shop"),
+    ],
+)  # fmt: skip
+def test_a_collision_with_another_service_is_reported_on_the_new_one_naming_both(path, value, field, words):
+    shop = minimal()
+    shop["static_members"] = [{"name": "shop-01", "ip": "198.18.5.11"}]
+    blog = other_service()
+    node = blog
+    *parents, last = path.split(".")
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[last] = value
+    found = [problem for problem in _model.problems({"shop": shop, "blog": blog}, scope=["blog"]) if problem["related"]]
+    assert [(problem["service"], problem["field"], problem["related"]) for problem in found] == [
+        ("blog", field, ["shop"])
+    ], found
+    assert words in found[0]["message"] and "; fix: " in found[0]["message"]
+    assert found[0]["in_scope"]
+
+
+def test_the_same_vip_on_another_port_and_pools_in_other_partitions_are_no_collision():
+    shop = minimal()
+    blog = other_service()
+    blog["f5"].update(vip="198.18.5.10", vip_port=80, pool_name="shop-pool", partition="Blog")
+    # the VIP is inside shop's subnet but outside its pool: allowed
+    assert [p for p in _model.problems({"shop": shop, "blog": blog}) if p["related"]] == []
+
+
+def test_a_template_two_services_share_must_come_from_the_same_vm():
+    shop, blog = minimal(), other_service()
+    shop["template"] = {"name": "tpl-web", "source_vm": "shop-01"}
+    blog["template"] = {"name": "tpl-web", "source_vm": "shop-01"}
+    assert [p for p in _model.problems({"shop": shop, "blog": blog}) if p["related"]] == []
+    blog["template"]["source_vm"] = "blog-01"
+    (found,) = [p for p in _model.problems({"shop": shop, "blog": blog}, scope=["blog"]) if p["related"]]
+    assert found["service"] == "blog" and found["field"] == "template.name"
+    assert "is also the template of service shop, made from another VM ('shop-01', not 'blog-01')" in found["message"]
