@@ -109,9 +109,12 @@ def test_the_scheduled_awx_run_fixes_each_service_as_its_inventory_says(run_play
     whose autoscale.reconcile.fix is true is fixed, the others only reported; red while drift is left."""
     lab = prepared
     acme = yaml.safe_load((REPO / "inventories" / "lab" / "host_vars" / "acme-web.yml").read_text())["autoscale"]
-    overlay = tmp_path / "fix-acme.yml"
-    overlay.write_text(
-        yaml.safe_dump({"all": {"hosts": {"acme-web": {"autoscale": {**acme, "reconcile": {"fix": True}}}}}})
+    # a second inventory source, with a host_vars folder of its own (it wins over the lab's)
+    overlay = tmp_path / "fix-acme"
+    (overlay / "host_vars").mkdir(parents=True)
+    (overlay / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"acme-web": None}}}))
+    (overlay / "host_vars" / "acme-web.yml").write_text(
+        yaml.safe_dump({"autoscale": {**acme, "reconcile": {"fix": True}}})
     )
     scheduled = ("-e", "reconcile_fix_from_inventory=true", "-e", "reconcile_fail_on_drift=true",
                  "-e", "vm_autoscale_several_services=true")  # fmt: skip
@@ -124,7 +127,14 @@ def test_the_scheduled_awx_run_fixes_each_service_as_its_inventory_says(run_play
         assert all(STRAY in members(device) for device in (F5_A, F5_B)) and drift_state(lab)["count"] == 1
 
         fixed = run_playbook("playbooks/reconcile.yml", "-i", str(overlay), *scheduled)
-        assert fixed.returncode == 0, fixed.stdout[-3000:]
+        failures = [
+            (task["task"]["name"], host, result.get("msg"))
+            for play in (fixed.result or {}).get("plays", [])
+            for task in play["tasks"]
+            for host, result in task["hosts"].items()
+            if result.get("failed") and not result.get("ignore_errors")
+        ]
+        assert fixed.returncode == 0, (failures, fixed.stderr[-2000:])
         assert all(STRAY not in members(device) for device in (F5_A, F5_B)) and drift_state(lab)["count"] == 0
         assert "globex-api" in fixed.stats  # every service was looked at, in one run
     finally:
