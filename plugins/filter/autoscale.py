@@ -11,6 +11,7 @@ from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import (
     _alertmanager,
     _capacity,
     _drift,
+    _events,
     _model,
     _monitoring,
     _request,
@@ -113,36 +114,12 @@ def autoscale_run_bound(limits, scale_out_step=1, scale_in_step=1) -> dict:
         raise AnsibleFilterError(f"autoscale_run_bound: {exc}") from exc
 
 
-def _event_cell(event: dict) -> tuple:
-    vms = [action for action in event.get("actions") or [] if isinstance(action, dict) and action.get("vm")]
-    what = ", ".join(f"{action['vm']} {action.get('ip', '')}".strip() for action in vms) or "-"
-    detail = event.get("reason") or ""
-    if event.get("step"):
-        detail = f"{event['step']}: {detail}"
-    if event.get("breaker"):
-        detail = f"{detail} (breaker {event['breaker']})".strip()
-    duration = event.get("duration_seconds")
-    return (
-        str(event.get("timestamp", "?")),
-        str(event.get("action", "?")),
-        str(event.get("status", "?")),
-        what,
-        f"{duration:.1f} s" if isinstance(duration, (int, float)) else "-",
-        detail or "-",
-    )
-
-
 def autoscale_event_table(events: list) -> list:
     """Lines of a fixed-width table of scale events (the planners' event list)."""
-    if not isinstance(events, list):
-        raise AnsibleFilterError("autoscale_event_table: expects the events list that autoscale_state returns")
-    header = ("time", "action", "status", "VMs", "duration", "step / reason")
-    rows = [header, *(_event_cell(event) for event in _plain(events) if isinstance(event, dict))]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(header) - 1)]
-    lines = ["  ".join([*(cell.ljust(width) for cell, width in zip(row, widths)), row[-1]]) for row in rows]
-    if len(rows) == 1:
-        lines.append("(no events)")
-    return lines
+    try:
+        return _events.event_table(_plain(events))
+    except ValueError as exc:
+        raise AnsibleFilterError(f"autoscale_event_table: {exc}") from exc
 
 
 _TRUE = ("true", "yes", "1", "on")

@@ -553,7 +553,9 @@ def record(event: dict, instances: int | None, breaker_threshold: int, now: floa
             refusals = state.setdefault("refusals_total", dict.fromkeys(LIMITS, 0))
             refusals[event["limit"]] = refusals.get(event["limit"], 0) + 1
         opened = False
-        if action == "scale_out" and status == "failed":
+        # a refusal that is the operator's to fix (a missing template) is no sign of a sick site
+        counts = event.get("breaker_counts", True) not in (False, "false", "False")
+        if action == "scale_out" and status == "failed" and counts:
             state["consecutive_failures"] += 1
             if state["consecutive_failures"] >= breaker_threshold and not state["suspended"]:
                 opened = True

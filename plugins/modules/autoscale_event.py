@@ -49,6 +49,8 @@ options:
         C(reason) (of a failure), C(run). C(timestamp) and C(service) are set by the module.
       - C(limit) on a skipped event names the blast-radius limit that refused it (V(max_instances)
         or V(site_cap)); it is counted in the C(vm_autoscale_refusals_total) metric.
+      - C(breaker_counts) V(false) on a failed scale-out keeps it out of the circuit breaker's count -
+        a refusal the operator must fix (a missing template), not a sign of a sick site.
     type: dict
     required: true
   instances:

@@ -16,7 +16,7 @@ description:
     collector call (names and advanced settings only).
   - The site-wide cap of autoscaled VMs and a service's instance count (its F5 members plus its
     autoscaled VMs that are not members) are counted from it.
-  - Templates are left out.
+  - Templates are left out of O(vms); O(templates) names templates to look up in the same call.
 author:
   - Dana Cloud platform team (@danacloud)
 attributes:
@@ -66,6 +66,14 @@ options:
       - The port of O(proxy_host).
       - If not given, the environment variable E(VMWARE_PROXY_PORT) is used.
     type: int
+  templates:
+    description:
+      - Names of templates to look up (a service's C(autoscale.template.name)), answered in
+        RV(templates) - whether an object of that name exists, is a template, and how many share
+        the name. Read in the same call, at no extra cost.
+    type: list
+    elements: str
+    default: []
 notes:
   - The connection options are those of C(community.vmware), read by its C(vmware_argument_spec).
 requirements:
@@ -80,6 +88,16 @@ EXAMPLES = r"""
     password: "{{ vcenter_password }}"
   delegate_to: localhost
   register: autoscaled
+
+- name: The same, and is the service's template there
+  danacloud.vm_autoscale.autoscale_vm_info:
+    hostname: "{{ vcenter_hostname }}"
+    username: "{{ vcenter_username }}"
+    password: "{{ vcenter_password }}"
+    templates: [acme-web-tmpl]
+  delegate_to: localhost
+  register: site
+  # site.templates['acme-web-tmpl'].template is true when it can be cloned from
 """
 
 RETURN = r"""
@@ -99,6 +117,14 @@ total:
   description: How many autoscaled VMs the vCenter holds, all services together.
   returned: always
   type: int
+templates:
+  description:
+    - For each name of O(templates) - C(exists) (an object of that name is in the vCenter),
+      C(template) (exactly one has the name and it is a template) and C(count) (objects with the
+      name; more than one makes a clone by name ambiguous).
+  returned: always
+  type: dict
+  sample: {"acme-web-tmpl": {"exists": true, "template": true, "count": 1}}
 """
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
@@ -128,6 +154,7 @@ ARGUMENT_SPEC = {
     "validate_certs": {"type": "bool", "default": True, "fallback": (env_fallback, ["VMWARE_VALIDATE_CERTS"])},
     "proxy_host": {"type": "str", "fallback": (env_fallback, ["VMWARE_PROXY_HOST"])},
     "proxy_port": {"type": "int", "fallback": (env_fallback, ["VMWARE_PROXY_PORT"])},
+    "templates": {"type": "list", "elements": "str", "default": []},
 }
 
 
@@ -155,6 +182,18 @@ def _autoscaled(objects) -> list:
     return sorted(vms, key=lambda vm: vm["name"] or "")
 
 
+def _templates(objects, names) -> dict:
+    """{name: {exists, template, count}} for each asked name, from the same objects."""
+    found: dict = {name: [] for name in names}
+    for item in objects:
+        props = {prop.name: prop.val for prop in item.propSet}
+        if props.get("name") in found:
+            found[props["name"]].append(bool(props.get("config.template")))
+    return {
+        name: {"exists": bool(kinds), "template": kinds == [True], "count": len(kinds)} for name, kinds in found.items()
+    }
+
+
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     if not HAS_PYVMOMI:
@@ -169,7 +208,8 @@ def main() -> None:
     by_service: dict = {}
     for vm in vms:
         by_service[vm["service"]] = by_service.get(vm["service"], 0) + 1
-    module.exit_json(changed=False, vms=vms, by_service=by_service, total=len(vms))
+    templates = _templates(objects, module.params["templates"])
+    module.exit_json(changed=False, vms=vms, by_service=by_service, total=len(vms), templates=templates)
 
 
 if __name__ == "__main__":

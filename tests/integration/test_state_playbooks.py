@@ -54,8 +54,9 @@ def test_breaker_opens_shows_in_prometheus_lists_and_resets(run_playbook, onboar
     assert events.returncode == 0, events.stdout[-2000:]
     lines = events.task("Show them", "globex-api")["msg"]
     assert lines[0].startswith("globex-api: SUSPENDED (3 failed scale-outs in a row; last: clone: datastore")
-    assert lines[1].split()[:3] == ["time", "action", "status"]
+    assert lines[1].split()[:4] == ["time", "run", "action", "result"]
     assert len(lines) == 5 and all("scale_out  failed" in line for line in lines[2:])
+    assert [line.split()[1] for line in lines[2:]] == ["test-failure-1", "test-failure-2", "test-failure-3"]
     assert "(breaker opened)" in lines[-1]
 
     refused = run_playbook("playbooks/breaker_reset.yml", "-l", "globex-api")

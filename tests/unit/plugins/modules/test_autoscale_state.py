@@ -245,6 +245,21 @@ def test_a_success_between_failures_resets_the_count(run_module, dirs):
     assert on_disk["consecutive_failures"] == 1 and not on_disk["suspended"]
 
 
+@pytest.mark.parametrize("flag", [False, "false"])
+def test_a_failure_the_operator_must_fix_is_logged_and_counted_but_not_by_the_breaker(run_module, dirs, flag):
+    for number in range(4):
+        result = record(run_module, dirs, {"id": f"t{number}", "action": "scale_out", "status": "failed",
+                                           "step": "template", "breaker_counts": flag})  # fmt: skip
+        assert not result["breaker_opened"]
+    on_disk = state_file(dirs)
+    assert on_disk["consecutive_failures"] == 0 and not on_disk["suspended"]
+    assert on_disk["actions_total"]["scale_out"]["failed"] == 4
+    assert [line["id"] for line in event_lines(dirs)] == ["t0", "t1", "t2", "t3"]
+    # an ordinary failure after them still counts from one
+    record(run_module, dirs, {"id": "x", "action": "scale_out", "status": "failed", "breaker_counts": True})
+    assert state_file(dirs)["consecutive_failures"] == 1
+
+
 def test_events_are_filtered_by_status_time_and_limit(run_module, dirs):
     for number, status in enumerate(["success", "failed", "skipped", "failed", "success"]):
         record(run_module, dirs, {"id": f"e{number}", "action": "scale_in", "status": status})
