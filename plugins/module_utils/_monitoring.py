@@ -135,5 +135,5 @@ def token_files(names: list, tokens: list, secrets_dir: str) -> list:
                 f"service {name}: jenkins_webhook_token is missing or shorter than 16 characters; "
                 f"set it from the vault (vault_jenkins_webhook_tokens['{name}'])"
             )
-        files.append({"path": f"{secrets_dir}/webhook-{name}.token", "content": token, "mode": "0600"})
+        files.append({"path": f"{secrets_dir}/webhook-{name}.token", "content": token, "mode": "0600", "diff": False})
     return files

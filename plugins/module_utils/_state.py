@@ -26,6 +26,7 @@ import json
 import os
 import re
 import uuid
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from typing import Any
 
@@ -338,8 +339,11 @@ class ServiceState:
         replaced, so a crash in between leaves an event whose counters are not yet counted rather
         than counters without their event). Returns (changed, before, after, extra).
         """
+        # A check on a new site reads a folder that is not there yet: nothing to race with, and
+        # taking the lock would make the folder and the lock file - a change in check mode.
+        unlocked = check_mode and not os.path.isdir(os.path.dirname(self.lock_path))
         try:
-            with flocked(self.lock_path, self.timeout):
+            with nullcontext() if unlocked else flocked(self.lock_path, self.timeout):
                 before = self.read()
                 after = json.loads(json.dumps(before))
                 changed, extra = mutate(after)

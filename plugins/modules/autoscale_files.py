@@ -20,6 +20,9 @@ description:
     naming the real path, and no file is written.
   - O(prune) removes files in a folder that match a pattern and are not in its keep list (the
     files of services that left the inventory).
+  - O(directories) are made first when missing (their parent must exist). In check mode a
+    missing one is reported in RV(created_directories) and the files in it as to be written, so a
+    first run on a new site can be checked before it is made.
 author:
   - Dana Cloud platform team (@danacloud)
 requirements:
@@ -31,10 +34,12 @@ attributes:
     details:
       - Rule files are still checked with promtool, in a temporary folder.
   diff_mode:
-    description: Lists the files that would be written and removed.
-    support: partial
+    description: Shows the content of each file written or removed, before and after.
+    support: full
     details:
-      - The diff names the files, not their content (hundreds of files at once).
+      - One diff per file, for the first 25 files; further files are listed by name in one more
+        diff (a first onboarding writes hundreds).
+      - A file with O(files[].diff=false) (a secret) shows that it changes, not its content.
 options:
   files:
     description: The files to write.
@@ -43,7 +48,7 @@ options:
     default: []
     suboptions:
       path:
-        description: Absolute path. Its folder must exist.
+        description: Absolute path. Its folder must exist, or be one of O(directories).
         type: path
         required: true
       content:
@@ -63,6 +68,24 @@ options:
         type: str
         choices: [none, rules]
         default: none
+      diff:
+        description: Show the content in the diff; V(false) for a secret.
+        type: bool
+        default: true
+  directories:
+    description: Folders to make (non-recursively) before writing, when missing.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path; its parent must exist.
+        type: path
+        required: true
+      mode:
+        description: Permissions of a folder this call makes, as an octal string.
+        type: str
+        default: "0755"
   prune:
     description: Files to remove.
     type: list
@@ -82,6 +105,10 @@ options:
         type: list
         elements: str
         default: []
+      diff:
+        description: Show the content of a removed file in the diff; V(false) for secrets.
+        type: bool
+        default: true
   promtool_path:
     description: promtool; by default looked up in C(PATH).
     type: path
@@ -102,6 +129,17 @@ EXAMPLES = r"""
       - directory: /etc/prometheus/rules
         pattern: vm_autoscale-*.yml
         keep: [vm_autoscale-acme-web.yml]
+
+- name: Secret files in a folder of their own, made on the first run
+  danacloud.vm_autoscale.autoscale_files:
+    directories:
+      - {path: /etc/alertmanager/secrets, mode: "0700"}
+    files:
+      - path: /etc/alertmanager/secrets/webhook-acme-web.token
+        content: "{{ acme_web_token }}"
+        mode: "0600"
+        diff: false
+  no_log: true
 """
 
 RETURN = r"""
@@ -112,6 +150,11 @@ written:
   elements: str
 removed:
   description: Files removed by O(prune) (or that would be).
+  returned: always
+  type: list
+  elements: str
+created_directories:
+  description: Folders made (or that would be, in check mode).
   returned: always
   type: list
   elements: str
@@ -138,6 +181,16 @@ ARGUMENT_SPEC = {
             "mode": {"type": "str", "default": "0644"},
             "force": {"type": "bool", "default": True},
             "check": {"type": "str", "choices": ["none", "rules"], "default": "none"},
+            "diff": {"type": "bool", "default": True},
+        },
+    },
+    "directories": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {
+            "path": {"type": "path", "required": True},
+            "mode": {"type": "str", "default": "0755"},
         },
     },
     "prune": {
@@ -148,6 +201,7 @@ ARGUMENT_SPEC = {
             "directory": {"type": "path", "required": True},
             "pattern": {"type": "str", "required": True},
             "keep": {"type": "list", "elements": "str", "default": []},
+            "diff": {"type": "bool", "default": True},
         },
     },
     "promtool_path": {"type": "path"},
@@ -174,7 +228,27 @@ def _current(path: str) -> tuple:
         return "", os.stat(path).st_mode & 0o7777
 
 
-def _plan(module: AnsibleModule) -> list:
+def _directories(module: AnsibleModule) -> list:
+    """The folders to make: [(path, mode)] of those missing."""
+    missing = []
+    for entry in module.params["directories"]:
+        path = entry["path"].rstrip("/") or "/"
+        mode = _mode(module, entry)
+        if not os.path.isabs(path):
+            module.fail_json(msg=f"Invalid directory {path!r}: it must be absolute")
+        if os.path.isdir(path):
+            continue
+        if os.path.lexists(path):
+            module.fail_json(msg=f"Failed to make the folder {path}: something that is not a folder is there")
+        if not os.path.isdir(os.path.dirname(path)):
+            module.fail_json(
+                msg=f"Failed to make the folder {path}: its parent {os.path.dirname(path)} does not exist; make it first"
+            )
+        missing.append((path, mode))
+    return missing
+
+
+def _plan(module: AnsibleModule, made: set) -> list:
     """The files to write: [(entry, mode)], the others are counted as unchanged."""
     seen = set()
     plan = []
@@ -185,7 +259,7 @@ def _plan(module: AnsibleModule) -> list:
         if path in seen:
             module.fail_json(msg=f"Invalid files: {path} is given twice")
         seen.add(path)
-        if not os.path.isdir(os.path.dirname(path)):
+        if not os.path.isdir(os.path.dirname(path)) and os.path.dirname(path) not in made:
             module.fail_json(msg=f"Failed to write {path}: directory {os.path.dirname(path)} does not exist")
         mode = _mode(module, entry)
         content, current_mode = _current(path)
@@ -231,19 +305,71 @@ def _prunable(module: AnsibleModule) -> list:
             if fnmatch.fnmatchcase(name, rule["pattern"]) and name not in keep:
                 path = os.path.join(directory, name)
                 if os.path.isfile(path):
-                    found.append(path)
+                    found.append((path, rule["diff"]))
     return found
+
+
+def _make_directories(module: AnsibleModule, directories: list) -> None:
+    for path, mode in directories:
+        try:
+            os.mkdir(path, mode)
+            os.chmod(path, mode)  # whatever the umask
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            module.fail_json(msg=f"Failed to make the folder {path}: {exc.strerror}")
+
+
+# Content diffs of so many files at most; the rest are named in one more diff.
+MAX_CONTENT_DIFFS = 25
+
+
+HIDDEN = "(content not shown: a secret)\n"
+
+
+def _file_diff(path: str, before: str | None, after: str | None, secret: bool) -> dict:
+    if secret:
+        before = None if before is None else HIDDEN
+        after = None if after is None else ("(other content, not shown: a secret)\n" if before else HIDDEN)
+    return {
+        "before_header": path if before is not None else f"{path} (new)",
+        "after_header": path if after is not None else f"{path} (removed)",
+        "before": before or "",
+        "after": after or "",
+    }
+
+
+def _diffs(plan: list, removed: list) -> list:
+    """One before/after diff per file to write or remove (read before anything is written)."""
+    changes = [(entry["path"], entry["content"], not entry["diff"]) for entry, _mode in plan]
+    changes += [(path, None, not show) for path, show in removed]
+    diffs = [_file_diff(path, _current(path)[0], after, secret) for path, after, secret in changes[:MAX_CONTENT_DIFFS]]
+    rest = changes[MAX_CONTENT_DIFFS:]
+    if rest:
+        header = f"{len(rest)} more files (content not shown)"
+        diffs.append(
+            {
+                "before_header": header,
+                "after_header": header,
+                "before": "".join(f"{path}\n" for path, after, _secret in rest if after is None),
+                "after": "".join(f"{path}\n" for path, after, _secret in rest if after is not None),
+            }
+        )
+    return diffs
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    plan = _plan(module)
+    directories = _directories(module)
+    plan = _plan(module, {path for path, _mode in directories})
     _check_rules(module, plan)
     removed = _prunable(module)
+    diffs = _diffs(plan, removed) if module._diff else []
     if not module.check_mode:
+        _make_directories(module, directories)
         for entry, mode in plan:
             _write(module, entry, mode)
-        for path in removed:
+        for path, _show in removed:
             try:
                 os.unlink(path)
             except FileNotFoundError:
@@ -252,18 +378,20 @@ def main() -> None:
                 module.fail_json(msg=f"Failed to remove {path}: {exc.strerror}")
     written = [entry["path"] for entry, _mode in plan]
     result = {
-        "changed": bool(written or removed),
+        "changed": bool(written or removed or directories),
         "written": written,
-        "removed": removed,
+        "removed": [path for path, _show in removed],
+        "created_directories": [path for path, _mode in directories],
         "unchanged": len(module.params["files"]) - len(written),
     }
     if module._diff:
-        result["diff"] = {
-            "before": "".join(f"{path}\n" for path in removed),
-            "after": "".join(f"{path}\n" for path in written),
-            "before_header": "files removed",
-            "after_header": "files written",
-        }
+        result["diff"] = [
+            *(
+                {"before_header": f"{path} (new folder)", "after_header": path, "before": "", "after": "(folder)\n"}
+                for path, _mode in directories
+            ),
+            *diffs,
+        ]
     module.exit_json(**result)
 
 

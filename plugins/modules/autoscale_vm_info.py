@@ -16,7 +16,7 @@ description:
     collector call (names and advanced settings only).
   - The site-wide cap of autoscaled VMs and a service's instance count (its F5 members plus its
     autoscaled VMs that are not members) are counted from it.
-  - Templates are left out of O(vms); O(templates) names templates to look up in the same call.
+  - Templates are left out of RV(vms); O(templates) names templates to look up in the same call.
 author:
   - Dana Cloud platform team (@danacloud)
 attributes:

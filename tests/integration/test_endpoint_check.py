@@ -50,3 +50,20 @@ def test_syntax_of_every_playbook():
         check=False,
     )
     assert check.returncode == 0, f"{check.stdout}{check.stderr}"
+
+
+def test_a_state_folder_not_made_yet_passes_when_it_can_be_made(run_playbook, tmp_path):
+    """A new site: the folders are made by onboarding; only a folder that cannot be made fails."""
+    new = tmp_path / "new-site"
+    new.mkdir()
+    folders = ("-e", f"vm_autoscale_state_dir={new}/vm_autoscale", "-e", f"vm_autoscale_textfile_dir={new}/textfile")
+    run = run_playbook("playbooks/endpoint_check.yml", "--check", *folders)
+    assert run.returncode == 0, run.stdout[-3000:]
+    report = run.task("Report what was found")["endpoint_check_report"]
+    assert report["state_host"]["made_at_onboarding"] == [f"{new}/vm_autoscale", f"{new}/textfile"]
+    assert sorted(new.iterdir()) == []
+
+    gone = tmp_path / "no-such-folder" / "vm_autoscale"
+    refused = run_playbook("playbooks/endpoint_check.yml", "-e", f"vm_autoscale_state_dir={gone}")
+    assert refused.returncode != 0
+    assert f"{gone} on plg-lab is missing, and {gone.parent} where it would be made is missing" in refused.stdout

@@ -131,6 +131,12 @@ def test_lock_in_check_mode_writes_nothing(run_module, dirs):
     result = lock(run_module, dirs, owner="run-1", _ansible_check_mode=True)
     assert result["changed"] and result["lock"]["owner"] == "run-1"
     assert not os.path.exists(os.path.join(dirs["state_dir"], "services", "acme-web.json"))
+    # a new site: check mode makes neither the state folder nor the lock file
+    assert not os.path.exists(dirs["state_dir"])
+    event = record(run_module, dirs, {"action": "scale_out", "status": "failed"}, _ansible_check_mode=True)
+    assert event["changed"] and not os.path.exists(dirs["state_dir"])
+    read = run_module(autoscale_state.main, {"service": "acme-web", **dirs, "_ansible_check_mode": True})
+    assert "failed" not in read and not os.path.exists(dirs["state_dir"])
 
 
 def _take(args):
