@@ -3,34 +3,38 @@
 #   make demo   the closed-loop story on the lab: load rises, scale-out to 4, load falls, back to 2
 #   make test   lint, sanity, unit, integration and molecule tests, all inside the lab namespace
 #
-# Both install what they need first (lab/setup.sh: Debian packages as root, .venv, vcsim),
-# idempotently: the second call skips straight to the work.
+# Both install what they need first, idempotently - the second call skips straight to the work:
+# 'make deps' what the demo needs (lab/setup.sh demo: Debian packages as root, .venv, vcsim),
+# 'make deps-test' that and the test tooling (lab/setup.sh test: also ansible-test's virtualenvs).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 VENV_BIN := $(CURDIR)/.venv/bin
 export PATH := $(VENV_BIN):$(PATH)
 
-.PHONY: help deps demo test test-chain lint sanity unit integration lab-up lab-down lab-shell lab-status clean
+.PHONY: help deps deps-test demo test test-chain lint sanity unit integration lab-up lab-down lab-shell lab-status clean
 
 help:
-	@sed -n '2,7p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
-	@lab/setup.sh
+	@lab/setup.sh demo
+
+deps-test:
+	@lab/setup.sh test
 
 demo: deps
 	@lab/lab run -- lab/demo.sh
 
 # The whole test command runs inside a fresh, isolated network namespace: nothing a test
 # does can send a packet off this machine. The integration tests start the lab once.
-test: deps
+test: deps-test
 	@start=$$(date +%s); \
 	lab/lab netns -- $(MAKE) --no-print-directory lint sanity unit integration; rc=$$?; \
 	echo "make test: exit $$rc after $$(( $$(date +%s) - start ))s"; exit $$rc
 
 # The demo's story as a test (about 6 minutes, with Jenkins down and an alert storm), alone; 'make test'
 # runs it too.
-test-chain: deps
+test-chain: deps-test
 	@lab/lab netns -- pytest tests/integration/test_demo_story.py -m chain
 
 lint:

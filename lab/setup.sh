@@ -1,20 +1,36 @@
 #!/usr/bin/env bash
-# Install what the demo and the tests need, idempotently (a second run takes seconds):
-#   - Debian packages (apt-get, as root; only the missing ones are installed)
-#   - the virtualenv .venv from requirements-dev.txt (re-installed only when it changes)
-#   - ansible-test's offline pip bootstrap and its sanity virtualenvs (needs PyPI: outside the lab)
-#   - the lab's vcsim (rebuilt only when its inputs change)
+# Install what the demo or the tests need, idempotently (a second run takes seconds):
+#   lab/setup.sh demo   what 'make demo' needs: the lab's Debian packages, .venv from
+#                       requirements-lab.txt, the lab's vcsim
+#   lab/setup.sh test   (the default) all of that, plus the test tooling: Debian's shellcheck
+#                       and groovy, .venv from requirements-dev.txt, ansible-test's offline pip
+#                       bootstrap and its sanity virtualenvs (needs PyPI: outside the lab)
+# Debian packages are installed with apt-get as root, only the missing ones; the virtualenv is
+# re-installed only when its requirement files change; vcsim is rebuilt only when its inputs do.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
+mode=${1:-test}
+case "$mode" in
+    demo | test) ;;
+    *)
+        echo "usage: lab/setup.sh [demo|test]" >&2
+        exit 2
+        ;;
+esac
 
 DEB_PACKAGES=(
     prometheus prometheus-alertmanager prometheus-node-exporter  # the PLG host (promtool, amtool too)
     golang-go golang-github-vmware-govmomi-dev patch             # vcsim, built from Debian's source
     iputils-ping iproute2 util-linux                             # probes, lab addresses, unshare/nsenter
-    python3-venv git openssl make ca-certificates shellcheck        # shellcheck: ansible-test sanity
-    groovy                                                       # the Jenkinsfile compiles in the tests
+    python3-venv git openssl make ca-certificates
 )
+if [[ $mode == test ]]; then
+    DEB_PACKAGES+=(
+        shellcheck # ansible-test sanity
+        groovy     # the Jenkinsfile compiles in the tests
+    )
+fi
 
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do
@@ -41,11 +57,20 @@ if [[ ! -x .venv/bin/python ]]; then
     echo "setup: creating .venv"
     "$python" -m venv .venv
 fi
-want="$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)"
-if [[ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$want" ]]; then
-    echo "setup: installing Python requirements into .venv"
-    .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-    echo "$want" > .venv/.requirements.sha256
+# The test set includes the lab's: a .venv made for the tests serves the demo as it is.
+requirements="requirements-dev.txt"
+[[ $mode == demo ]] && requirements="requirements-lab.txt"
+want_for() { cat requirements.txt requirements-lab.txt ${1:+"$1"} | sha256sum | cut -d' ' -f1; }
+installed="$(cat .venv/.requirements.sha256 2>/dev/null || true)"
+if [[ $installed != "$(want_for requirements-dev.txt)" && ($mode == test || $installed != "$(want_for)") ]]; then
+    echo "setup: installing Python requirements ($requirements) into .venv"
+    .venv/bin/pip install --quiet --disable-pip-version-check -r "$requirements"
+    if [[ $mode == test ]]; then want_for requirements-dev.txt; else want_for; fi > .venv/.requirements.sha256
+fi
+
+if [[ $mode == demo ]]; then
+    lab/vcsim/build.sh
+    exit 0
 fi
 
 # ansible-test: the pip bootstrap it cannot download here, and its sanity virtualenvs, which
