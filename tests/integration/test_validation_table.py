@@ -69,8 +69,10 @@ def _formatted(value, net):
 
 # (case, changes to its new service: {dotted path: value}, the words its message must hold)
 CASES = [
-    ("typo-section", {"monitorng": {"cpu_threshold": 60}}, "autoscale.monitorng = {'cpu_threshold': 60}: is not a known field; fix: did you mean autoscale.monitoring?"),
-    ("typo-field", {"monitoring.cpu_treshold": 60}, "autoscale.monitoring.cpu_treshold = 60: is not a known field; fix: did you mean autoscale.monitoring.cpu_threshold?"),
+    ("typo-section", {"monitorng": {"cpu_threshold": 60}},
+     "autoscale.monitorng = {'cpu_threshold': 60}: is not a known field; fix: did you mean autoscale.monitoring?"),
+    ("typo-field", {"monitoring.cpu_treshold": 60},
+     "autoscale.monitoring.cpu_treshold = 60: is not a known field; fix: did you mean autoscale.monitoring.cpu_threshold?"),
     ("typo-scaling", {"scaling.min_instance": 2}, "did you mean autoscale.scaling.min_instances?"),
     ("typo-member", {"static_members": [{"name": "typo-member-01", "ip": "198.18.43.11", "ipp": "x"}]},
      "autoscale.static_members[0].ipp = 'x': is not a known field; fix: did you mean autoscale.static_members[0].ip?"),
