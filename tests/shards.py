@@ -83,15 +83,17 @@ def copy_checkout(target: Path) -> None:
     (target / ".lab" / "build").symlink_to(REPO / ".lab" / "build")
 
 
-def _junit(path: Path) -> list[tuple[float, str]]:
+def _junit(path: Path) -> list[tuple[float, str, float]]:
+    """(seconds, test, CPU seconds) of each test case of a junit report."""
     try:
         root = ET.parse(path).getroot()  # noqa: S314 - written by our own pytest run
     except (OSError, ET.ParseError):
         return []
-    return [
-        (float(case.get("time", 0)), f"{case.get('classname', '')}::{case.get('name', '')}")
-        for case in root.iter("testcase")
-    ]
+    cases = []
+    for case in root.iter("testcase"):
+        cpu = next((p.get("value") for p in case.iter("property") if p.get("name") == "cpu_seconds"), 0)
+        cases.append((float(case.get("time", 0)), f"{case.get('classname', '')}::{case.get('name', '')}", float(cpu)))
+    return cases
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,21 +163,27 @@ def _wait(waiting: list, started: float) -> None:
 
 def _report(running: list, durations: dict, started: float) -> int:
     cases = []
-    measured = dict(durations)
+    measured, cpu = dict(durations), {}
     for shard in running:
         found = _junit(shard["junit"])
         cases += found
         for name in shard["files"]:
             module = name.removesuffix(".py").replace("/", ".").removeprefix("tests.integration.")
-            times = [seconds for seconds, case in found if case.split("::")[0].endswith(module)]
-            if times:
-                measured[name] = round(sum(times), 1)
+            mine = [(seconds, used) for seconds, case, used in found if case.split("::")[0].endswith(module)]
+            if mine:
+                measured[name] = round(sum(seconds for seconds, _used in mine), 1)
+                cpu[name] = round(sum(used for _seconds, used in mine), 1)
     (REPO / ".lab" / "durations.json").write_text(json.dumps(measured, indent=2, sort_keys=True) + "\n")
-    print(f"\nintegration on {len(running)} labs: {time.monotonic() - started:.0f} s")
+    (REPO / ".lab" / "cpu.json").write_text(json.dumps(cpu, indent=2, sort_keys=True) + "\n")
+    print(
+        f"\nintegration on {len(running)} labs: {time.monotonic() - started:.0f} s, {sum(cpu.values()):.0f} CPU seconds in the tests"
+    )
     for shard in running:
         result = "passed" if shard["code"] == 0 else f"FAILED (exit {shard['code']})"
         print(f"  shard {shard['index']}: {len(shard['files'])} files, done after {shard['seconds']:.0f} s, {result}")
-    slowest = "".join(f"  {seconds:7.1f} s  {case}\n" for seconds, case in sorted(cases, reverse=True)[:10])
+    slowest = "".join(
+        f"  {seconds:7.1f} s {used:7.1f} CPU s  {case}\n" for seconds, case, used in sorted(cases, reverse=True)[:10]
+    )
     (SHARDS / "slowest.txt").write_text(slowest)  # tests/stages.sh prints it again at the very end
     print("the 10 slowest tests:")
     print(slowest, end="")

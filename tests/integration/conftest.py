@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import ssl
 import subprocess
 import textwrap
@@ -31,6 +32,23 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/integration" in str(item.fspath):
             item.add_marker(pytest.mark.lab)
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of every process it has waited for (ansible-playbook and its modules)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.fixture(autouse=True)
+def cpu_seconds(record_property):
+    """Record the CPU a test used (junit property ``cpu_seconds``; tests/shards.py adds it up).
+
+    The lab's daemons are not counted: they are not this process's children until the lab stops.
+    """
+    before = _cpu_seconds()
+    yield
+    record_property("cpu_seconds", round(_cpu_seconds() - before, 2))
 
 
 @dataclass
