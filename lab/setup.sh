@@ -73,6 +73,14 @@ if [[ $mode == demo ]]; then
     exit 0
 fi
 
+# The tests' bytecode cache for ansible's module payloads (tests/bytecode_cache.py): active only
+# where VM_AUTOSCALE_BYTECODE_CACHE is set (tests/stages.sh sets it).
+site_packages="$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+cmp -s tests/bytecode_cache.py "$site_packages/vm_autoscale_bytecode_cache.py" ||
+    cp tests/bytecode_cache.py "$site_packages/vm_autoscale_bytecode_cache.py"
+echo 'import os; os.environ.get("VM_AUTOSCALE_BYTECODE_CACHE") and __import__("vm_autoscale_bytecode_cache").install(os.environ["VM_AUTOSCALE_BYTECODE_CACHE"])' \
+    > "$site_packages/vm_autoscale_bytecode_cache.pth"
+
 # ansible-test: the pip bootstrap it cannot download here, and its sanity virtualenvs, which
 # need PyPI and therefore must be made before the tests enter the isolated lab namespace.
 pip_version="$(.venv/bin/python - <<'PY'

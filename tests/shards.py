@@ -98,7 +98,7 @@ def _junit(path: Path) -> list[tuple[float, str, float]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shards", type=int, default=int(os.environ.get("VM_AUTOSCALE_TEST_SHARDS", "3")))
+    parser.add_argument("--shards", type=int, default=int(os.environ.get("VM_AUTOSCALE_TEST_SHARDS", "4")))
     parser.add_argument("--files", nargs="+", help="only these test files (default: every tests/integration/test_*.py)")
     args, pytest_args = parser.parse_known_args(argv)
     if netns.isolation_problem() is not None:
