@@ -16,6 +16,9 @@ Metrics the collection exports on the state host (node_exporter textfile collect
 - ``vm_autoscale_instances``, ``vm_autoscale_suspended``,
   ``vm_autoscale_last_scale_timestamp_seconds{action}``, ``vm_autoscale_actions_total{action,
   result}`` - the state, written by the scale actions (initial values at onboarding).
+
+A gate on the state never blocks an action alert by being absent: ``vm_autoscale_instances`` is
+missing until a run has counted, so the min/max gates are ``unless`` clauses (docs/monitoring.md).
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ def service_rules(service: str, config: dict, settings: dict) -> list:
             "expr": (
                 f"({cpu} > {cpu_out} or {memory} > {memory_out})\n"
                 f"and on (service) {enabled}\n"
-                f"and on (service) {state('vm_autoscale_instances')} < {int(scaling['max_instances'])}\n"
+                f"unless on (service) {state('vm_autoscale_instances')} >= {int(scaling['max_instances'])}\n"
                 f"unless on (service) {suspended}\n"
                 f"unless on (service) {cooling}"
             ),
@@ -103,7 +106,7 @@ def service_rules(service: str, config: dict, settings: dict) -> list:
             "expr": (
                 f"({cpu} < {cpu_in} and on (service) {memory} < {memory_in})\n"
                 f"and on (service) {enabled}\n"
-                f"and on (service) {state('vm_autoscale_instances')} > {int(scaling['min_instances'])}\n"
+                f"unless on (service) {state('vm_autoscale_instances')} <= {int(scaling['min_instances'])}\n"
                 f"unless on (service) {suspended}\n"
                 f"unless on (service) {cooling}"
             ),

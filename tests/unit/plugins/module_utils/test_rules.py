@@ -266,3 +266,19 @@ def test_config_and_initial_state_metrics_files():
     state_text = _rules.initial_state_metrics(SERVICE, config())
     assert 'vm_autoscale_instances{service="shop"} 2' in state_text
     assert 'vm_autoscale_suspended{service="shop"} 0' in state_text
+
+
+def test_a_missing_instance_count_does_not_block_the_action_alerts(tmp_path):
+    """A state document with no count yet writes the metric without it: the min/max gates must not
+    then hold the alerts back for good (the run's own guard checks the real count)."""
+    labels = f'service="{SERVICE}",job="node",instance="statehost:9100"'
+    uncounted = [series for series in state() if not series["series"].startswith("vm_autoscale_instances")]
+    assert [series["series"].split("{")[0] for series in uncounted] == [
+        "vm_autoscale_enabled",
+        "vm_autoscale_suspended",
+    ]
+    assert labels in uncounted[0]["series"]
+    out = [expect("VmAutoscaleScaleOut", "5m15s", True)]
+    assert_passes(promtool_test(tmp_path / "out", config(), [*load(90, 50), *uncounted], out))
+    within = [expect("VmAutoscaleScaleIn", "16m", True)]
+    assert_passes(promtool_test(tmp_path / "in", config(), [*load(10, 20), *uncounted], within))
