@@ -73,12 +73,15 @@ if [[ $mode == demo ]]; then
     exit 0
 fi
 
-# The tests' bytecode cache for ansible's module payloads (tests/bytecode_cache.py): active only
-# where VM_AUTOSCALE_BYTECODE_CACHE is set (tests/stages.sh sets it).
+# The tests' caches for ansible's module payloads - their bytecode (tests/bytecode_cache.py) and
+# the imports found in their source (tests/module_deps_cache.py): active only where
+# VM_AUTOSCALE_BYTECODE_CACHE is set (tests/stages.sh sets it).
 site_packages="$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-cmp -s tests/bytecode_cache.py "$site_packages/vm_autoscale_bytecode_cache.py" ||
-    cp tests/bytecode_cache.py "$site_packages/vm_autoscale_bytecode_cache.py"
-echo 'import os; os.environ.get("VM_AUTOSCALE_BYTECODE_CACHE") and __import__("vm_autoscale_bytecode_cache").install(os.environ["VM_AUTOSCALE_BYTECODE_CACHE"])' \
+for cache in bytecode_cache module_deps_cache; do
+    cmp -s "tests/$cache.py" "$site_packages/vm_autoscale_$cache.py" ||
+        cp "tests/$cache.py" "$site_packages/vm_autoscale_$cache.py"
+done
+echo 'import os; d = os.environ.get("VM_AUTOSCALE_BYTECODE_CACHE"); d and (__import__("vm_autoscale_bytecode_cache").install(d), __import__("vm_autoscale_module_deps_cache").install(d))' \
     > "$site_packages/vm_autoscale_bytecode_cache.pth"
 
 # ansible-test: the pip bootstrap it cannot download here, and its sanity virtualenvs, which

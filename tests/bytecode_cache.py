@@ -38,6 +38,8 @@ def _renamed(code: types.CodeType, filename: str) -> types.CodeType:
 def install(folder: str) -> None:
     """Make zipimport keep the code it compiles in ``folder`` and take it from there next time."""
     compile_source = zipimport._compile_source  # the one function that compiles zip sources
+    if getattr(compile_source, "cache_folder", None) is not None:
+        return  # installed already (site reads a venv's .pth files twice where lib64 links to lib)
 
     def cached(pathname: str, source: bytes) -> types.CodeType:
         inside = pathname.rsplit(".zip" + os.sep, 1)[-1]  # the same for every copy of the payload
@@ -59,4 +61,5 @@ def install(folder: str) -> None:
             pass  # a cache that cannot be written only costs the time it would have saved
         return code
 
+    cached.cache_folder = folder
     zipimport._compile_source = cached
