@@ -1,6 +1,7 @@
 """tests/bytecode_cache.py: code compiled from a zip archive is kept, keyed by its source, and found again."""
 
 import marshal
+import os
 import subprocess
 import sys
 import zipfile
@@ -22,6 +23,8 @@ try:
 except ValueError as error:
     print(mod.VALUE, traceback.extract_tb(error.__traceback__)[-1].filename)
 """
+# make test runs with the caches on (VM_AUTOSCALE_BYTECODE_CACHE): the probes install their own.
+WITHOUT_CACHES = {key: value for key, value in os.environ.items() if key != "VM_AUTOSCALE_BYTECODE_CACHE"}
 
 
 def payload(path: Path, value: int) -> Path:
@@ -33,7 +36,7 @@ def payload(path: Path, value: int) -> Path:
 
 def probe(archive: Path, cache: Path) -> tuple[str, str]:
     code = PROBE.format(tests=str(TESTS), cache=str(cache), archive=str(archive))
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=WITHOUT_CACHES)
     value, filename = done.stdout.split()
     return value, filename
 
