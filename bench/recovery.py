@@ -6,7 +6,7 @@ Prints figures, asserts nothing (machines are noisy). Run it inside a lab brough
 
 For each side-effect step of a scale-out of acme-web (and of a scale-in, after a scale-out made
 a VM to remove), the run is started with short step limits (the crash-safety tests' figures,
-tests/integration/test_crash_safety.py) and its whole process group is SIGKILLed right after the
+tests/integration/crash.py) and its whole process group is SIGKILLed right after the
 step (tests/integration/callbacks/kill_after.py). The next run of the service starts as soon as
 the dead run's lock has expired - what a trigger arriving then would do - repairs, and acts. The
 table gives, per kill point: how long the dead run's lock still held after the kill, the next
