@@ -61,6 +61,7 @@ def f5_daemon(plan: Plan, paths: Paths, cert: ServerCert, password_file: Path) -
     config = _write_config(paths, "f5", {
         "version": f5["version"],
         "device_group": f5["device_group"],
+        "sync": f5.get("sync"),
         "username": f5["username"],
         "password_file": str(password_file),
         "devices": f5["devices"],

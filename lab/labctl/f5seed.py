@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import ssl
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -30,17 +31,36 @@ class _Device:
         self.context = ssl.create_default_context(cafile=str(ca))
 
     def post(self, path: str, body: dict) -> dict:
+        return self._call("POST", path, body)
+
+    def get(self, path: str) -> dict:
+        return self._call("GET", path, None)
+
+    def _call(self, method: str, path: str, body: dict | None) -> dict:
         request = urllib.request.Request(
             f"https://{self.device['address']}:{self.device['port']}{path}",
-            data=json.dumps(body).encode(),
-            method="POST",
+            data=None if body is None else json.dumps(body).encode(),
+            method=method,
             headers={"Content-Type": "application/json", "Authorization": f"Basic {self.auth}"},
         )
         try:
             with urllib.request.urlopen(request, context=self.context, timeout=10) as response:  # noqa: S310 - lab
                 return json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as exc:
-            raise F5SeedError(f"{self.device['name']}: POST {path}: {exc.code} {exc.read()[:300]!r}") from None
+            raise F5SeedError(f"{self.device['name']}: {method} {path}: {exc.code} {exc.read()[:300]!r}") from None
+
+    def group_status(self, group: str) -> str:
+        """The status of ``group`` in this device's cm/sync-status ("<group> (<status>): ..." in its details)."""
+        answer = self.get("/mgmt/tm/cm/sync-status")
+        for entry in answer["entries"].values():
+            for key, value in entry["nestedStats"]["entries"].items():
+                if key.endswith("/details"):
+                    for detail in value["nestedStats"]["entries"].values():
+                        text = detail["nestedStats"]["entries"]["details"]["description"]
+                        if text.startswith(f"{group} ("):
+                            return text[len(group) + 2 : text.index(")")]
+            return entry["nestedStats"]["entries"]["status"]["description"]
+        raise F5SeedError(f"{self.device['name']}: cm/sync-status has no entries")
 
 
 def monitor_name(service: Service) -> str:
@@ -87,4 +107,9 @@ def seed(plan: Plan, ca: Path, password_file: Path) -> dict:
             "members": [f"{m.ip}:{service.member_port}" for m in service.static_members],
         }
     active.post("/mgmt/tm/cm", {"command": "run", "utilCmdArgs": f"config-sync to-group {f5['device_group']}"})
+    deadline = time.monotonic() + 60  # the sync is asynchronous, as on a real pair
+    while (status := active.group_status(f5["device_group"])) != "In Sync":
+        if time.monotonic() > deadline:
+            raise F5SeedError(f"{f5['device_group']} is still {status} 60 s after its config-sync")
+        time.sleep(0.2)
     return pools

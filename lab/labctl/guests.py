@@ -11,9 +11,11 @@ the IP appears on the namespace's ``lo`` and answers
 
 A service's *demand* (``lab/load``, in percent of one VM's CPU) is shared by the VMs that the
 active F5 device has enabled and available in a pool; the others idle. Each serving member holds
-connections in proportion to its load, reported to the F5 emulator, and a member that is
-disabled sees them drain (halving every ``drain_half_life`` seconds), so the playbooks' drain can
-be observed. Powered off or deleted: the IP is removed and stops answering.
+connections in proportion to its load, reported to the F5 emulator (``Connections``): each one
+ends after its own lifetime (``connection_seconds`` on average), and a member that is disabled or
+down gets no new ones but keeps its open ones until they end, as a real BIG-IP member does; long
+sessions (``lab/load --vm VM --hold N --seconds S``) stay open S seconds whatever the member's
+state. Powered off or deleted: the IP is removed and stops answering.
 """
 
 from __future__ import annotations
@@ -42,6 +44,46 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
+class Connections:
+    """A member's open connections, each with the time it ends.
+
+    While the member serves, clients keep ``target`` connections open: one that ends is replaced
+    by a new one, each lasting between 0.5 and 1.5 times ``lifetime`` (spread evenly, not at
+    random, so that a run is reproducible). Disabled, down or not a member, it gets no new
+    connection and its open ones end on their own time: the drain a real BIG-IP member goes
+    through. Held connections (long sessions, downloads) end at their own time whatever the
+    member's state.
+    """
+
+    GOLDEN = 0.6180339887
+
+    def __init__(self, lifetime: float) -> None:
+        self.lifetime = lifetime
+        self.ends: list[float] = []
+        self.held: list[float] = []
+        self._opened = 0
+
+    def step(self, now: float, target: float, serving: bool) -> int:
+        self.ends = [end for end in self.ends if end > now]
+        self.held = [end for end in self.held if end > now]
+        if serving:
+            while len(self.ends) < round(target):
+                self._opened += 1
+                spread = 0.5 + (self._opened * self.GOLDEN) % 1.0
+                self.ends.append(now + self.lifetime * spread)
+        return self.count
+
+    def hold(self, now: float, count: int, seconds: float) -> None:
+        self.held.extend([now + seconds] * count)
+
+    def drop(self) -> None:
+        self.ends, self.held = [], []
+
+    @property
+    def count(self) -> int:
+        return len(self.ends) + len(self.held)
+
+
 class Guest:
     """One VM's guest: its counters, and its listeners once booted."""
 
@@ -57,7 +99,7 @@ class Guest:
         self.cpu_seconds = {(cpu, mode): 0.0 for cpu in range(self.cpus) for mode in MODES}
         self.cpu_percent = 0.0
         self.memory_percent = 0.0
-        self.connections = 0.0
+        self.connections = Connections(4.0)
         self.boot_time = time.time()
 
     def advance(self, dt: float, cpu_percent: float, memory_percent: float) -> None:
@@ -246,6 +288,7 @@ class GuestSimulator:
         if guest.booted:
             subprocess.run(["ip", "addr", "del", f"{guest.ip}/32", "dev", "lo"], capture_output=True, check=False)
         guest.booted = False
+        guest.connections.drop()
         log(f"{guest.name} ({guest.ip}) stopped answering: {why}")
 
     def tick(self) -> None:
@@ -273,8 +316,9 @@ class GuestSimulator:
         self._load_step()
 
     def _load_step(self) -> None:
-        dt = time.monotonic() - self._last_tick
-        self._last_tick = time.monotonic()
+        now = time.monotonic()
+        dt = now - self._last_tick
+        self._last_tick = now
         active, members = self._f5_members()
         serving: dict[str, set[str]] = {}
         known: dict[str, dict] = {}
@@ -304,14 +348,10 @@ class GuestSimulator:
                         + (settings["memory_max_percent"] - settings["memory_base_percent"]) * cpu / 100
                     )
                     guest.advance(dt, cpu, memory)
-                    if guest in in_service:
-                        guest.connections = load * settings["connections_per_percent"]
-                    else:  # disabled, down or not a member: what it holds drains
-                        guest.connections *= 0.5 ** (dt / settings["drain_half_life"])
-                        if guest.connections < 0.5:
-                            guest.connections = 0.0
+                    guest.connections.lifetime = settings["connection_seconds"]
+                    count = guest.connections.step(now, load * settings["connections_per_percent"], guest in in_service)
                     if key in known:
-                        updates[key] = round(guest.connections)
+                        updates[key] = count
         if active and updates:
             try:
                 control(self.config["f5_control_socket"], "PUT", f"/devices/{active}/connections", updates, timeout=2)
@@ -350,7 +390,7 @@ class GuestSimulator:
                     return Response(200, [
                         {"name": g.name, "service": g.service, "ip": g.ip, "booted": g.booted,
                          "health": self.health_of(g.name), "cpu_percent": round(g.cpu_percent, 1),
-                         "memory_percent": round(g.memory_percent, 1), "connections": round(g.connections)}
+                         "memory_percent": round(g.memory_percent, 1), "connections": g.connections.count}
                         for g in sorted(self.guests.values(), key=lambda g: g.name)
                     ])  # fmt: skip
                 if path == "/settings/boot_delay" and method == "PUT":
@@ -361,6 +401,19 @@ class GuestSimulator:
                     self.settings["boot_delay"] = seconds
                     log(f"boot delay set to {seconds:g} s")
                     return Response(200, {"boot_delay": seconds})
+                if path.startswith("/guests/") and path.endswith("/hold") and method == "POST":
+                    vm = path.split("/")[2]
+                    guest = self.guests.get(vm)
+                    if guest is None or not guest.booted:
+                        return Response(404, {"message": f"no running guest {vm!r}"})
+                    count, seconds = body.get("connections"), body.get("seconds")
+                    if not isinstance(count, int) or not 0 < count <= 10000:
+                        return Response(400, {"message": "connections: a count, 1 to 10000"})
+                    if not isinstance(seconds, (int, float)) or not 0 < seconds <= 86400:
+                        return Response(400, {"message": "seconds: how long they stay open, up to 86400"})
+                    guest.connections.hold(time.monotonic(), count, seconds)
+                    log(f"{vm} holds {count} connections for {seconds:g} s")
+                    return Response(200, {"vm": vm, "connections": guest.connections.count})
                 if path.startswith("/guests/") and method == "PUT":
                     vm = path.split("/", 2)[2]
                     health = body.get("health")

@@ -6,6 +6,9 @@ lab/load SERVICE DEMAND       set it: DEMAND is in percent of one VM's CPU (150 
                               VMs' worth of work, shared by the members the F5 has enabled)
 lab/load --vm VM HEALTH       switch a VM's guest: healthy, unhealthy (/health answers 503) or
                               never_boot (the guest never comes up)
+lab/load --vm VM --hold N --seconds S
+                              open N long sessions on the VM that stay open S seconds whatever
+                              the F5 does with its member (a drain waits for them)
 """
 
 from __future__ import annotations
@@ -25,9 +28,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vm", help="switch this VM's guest instead of setting a demand")
     parser.add_argument("target", nargs="?", help="a service (or, with --vm, a health state)")
     parser.add_argument("demand", nargs="?", type=float)
+    parser.add_argument("--hold", type=int, metavar="N", help="with --vm: open N long sessions on it")
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long the held sessions stay open")
     args = parser.parse_args(argv)
+    if args.hold is not None and not args.vm:
+        parser.error("--hold needs --vm VM")
     socket_path = control_socket(default_paths(), "guests")
     try:
+        if args.vm and args.hold is not None:
+            answer = control(socket_path, "POST", f"/guests/{args.vm}/hold",
+                             {"connections": args.hold, "seconds": args.seconds})  # fmt: skip
+            print(f"{args.vm}: {answer['connections']} connections open")
+            return 0
         if args.vm:
             answer = control(socket_path, "PUT", f"/guests/{args.vm}", {"health": args.target})
             print(f"{args.vm}: {answer[args.vm]}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote
@@ -29,7 +30,11 @@ AUTH_SPEC = {
 
 
 class BigipError(Exception):
-    """A device could not be read; the message names it and says why."""
+    """A device could not be read; the message names it and says why (``status``: the HTTP status, if any)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Device:
@@ -66,7 +71,8 @@ class Device:
                 message = body
             plain = {401: "the user name or password is wrong", 403: "the user may not read it", 404: "not found"}
             raise BigipError(
-                f"{self.name}: {method} {path} answered {exc.code} ({plain.get(exc.code, 'error')}): {message}"[:600]
+                f"{self.name}: {method} {path} answered {exc.code} ({plain.get(exc.code, 'error')}): {message}"[:600],
+                exc.code,
             ) from None
         except (URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
@@ -128,39 +134,104 @@ def wait_member(devices: list, partition: str, pool: str, member: str, *, until:
         time.sleep(interval)
 
 
-def sync_status(device: Device) -> tuple[str, str]:
-    """(status, summary) of the device group, as cm/sync-status reports it on ``device``."""
+def sync_status(device: Device, group: str | None = None) -> dict:
+    """cm/sync-status on ``device``: its overall status, summary and details, and ``group``'s own status.
+
+    The overall status aggregates every device group of the trust domain (a pair also has
+    device_trust_group, datasync-global-dg, ...), so a group of no concern to us may hold it at
+    "Changes Pending". ``group_status`` is read from the group's own line in the details
+    ("<group> (<status>): ..."); without such a line it is the overall status.
+    """
     answer = device.get("/mgmt/tm/cm/sync-status")
     for entry in (answer.get("entries") or {}).values():
         stats = entry["nestedStats"]["entries"]
-        return stats["status"]["description"], stats.get("summary", {}).get("description", "")
+        details = []
+        for key, value in stats.items():
+            if key.endswith("/details"):
+                lines = sorted(value["nestedStats"]["entries"].items(), key=lambda kv: _detail_index(kv[0]))
+                details.extend(line["nestedStats"]["entries"]["details"]["description"] for _key, line in lines)
+        status = stats["status"]["description"]
+        state = {
+            "status": status,
+            "summary": stats.get("summary", {}).get("description", ""),
+            "details": details,
+            "group_status": status,
+            "recommended": "",
+        }
+        if group and status != "Disconnected":
+            state.update(_group_lines(details, group.rsplit("/", 1)[-1]))
+        return state
     raise BigipError(f"{device.name}: cm/sync-status has no entries")
 
 
-# Statuses a sync passes through on its way to In Sync (BIG-IP's own words).
+def _detail_index(key: str) -> int:
+    tail = key.rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def _group_lines(details: list, name: str) -> dict:
+    """The group's status and recommended action from its lines of the details (empty if it has none)."""
+    found: dict = {}
+    for index, line in enumerate(details):
+        match = re.match(rf"{re.escape(name)} \(([^)]+)\)", line)
+        if match:
+            found["group_status"] = match.group(1)
+            following = details[index + 1] if index + 1 < len(details) else ""
+            if "Recommended action" in following:
+                found["recommended"] = following.strip(" -")
+    return found
+
+
+# Statuses on the way to In Sync (BIG-IP's own words): the module waits through them.
 SYNCING = ("Syncing", "Not All Devices Synced", "Awaiting Initial Sync", "Changes Pending")
+# A group still in one of these this long after the module asked for a sync is asked again: the
+# first ask may have been refused because another run's sync of the group was under way, or the
+# sync it started may have ended before another run's change reached the device.
+ASK_AGAIN = ("Not All Devices Synced", "Awaiting Initial Sync", "Changes Pending")
+ASK_AGAIN_AFTER = 3.0
+
+
+def ask_sync(device: Device, group: str) -> bool:
+    """``run cm config-sync to-group``; False when the device refuses it because a sync of the group is under way."""
+    try:
+        device.request("POST", "/mgmt/tm/cm", {"command": "run", "utilCmdArgs": f"config-sync to-group {group}"})
+    except BigipError as exc:
+        if exc.status == 400 and "in progress" in str(exc):
+            return False
+        raise
+    return True
 
 
 def config_sync(device: Device, group: str, *, timeout: float, interval: float) -> tuple[bool, str, str, float]:
     """Sync ``device``'s configuration to ``group`` unless the group is in sync already.
 
-    Returns (synced, status, summary, seconds); raises BigipError when the group is
-    disconnected or does not reach In Sync within ``timeout``.
+    Waits until the group itself reports In Sync (another group's pending changes are not ours
+    to push). A sync refused because one of the group is under way (another service's run), or
+    a group still not in sync ASK_AGAIN_AFTER seconds after the last ask (a change that reached
+    the device while that sync ran), is asked again. Returns (synced, status, summary, seconds);
+    raises BigipError when the group is disconnected, in a state no sync passes through, or not
+    in sync within ``timeout``.
     """
     started = time.monotonic()
-    status, summary = sync_status(device)
-    if status == "In Sync":
-        return False, status, summary, 0.0
-    device.request("POST", "/mgmt/tm/cm", {"command": "run", "utilCmdArgs": f"config-sync to-group {group}"})
+    state = sync_status(device, group)
+    if state["group_status"] == "In Sync":
+        return False, "In Sync", state["summary"], 0.0
+    asked_at = None
     while True:
-        status, summary = sync_status(device)
+        status = state["group_status"]
         waited = time.monotonic() - started
         if status == "In Sync":
-            return True, status, summary, round(waited, 1)
+            return True, status, state["summary"], round(waited, 1)
         if status not in SYNCING:
-            raise BigipError(f"config-sync of {group} from {device.name}: the group is {status} ({summary})")
+            raise BigipError(f"config-sync of {group} from {device.name}: the group is {status} ({state['summary']})")
+        if status in ASK_AGAIN and (asked_at is None or time.monotonic() - asked_at >= ASK_AGAIN_AFTER):
+            ask_sync(device, group)
+            asked_at = time.monotonic()
         if waited + interval > timeout:
+            advice = f"; {state['recommended']}" if state["recommended"] else ""
             raise BigipError(
-                f"config-sync of {group} from {device.name} did not finish in {timeout:g} s: {status} ({summary})"
+                f"config-sync of {group} from {device.name} did not finish in {timeout:g} s: "
+                f"{status} ({state['summary']}){advice}"
             )
         time.sleep(interval)
+        state = sync_status(device, group)

@@ -12,9 +12,17 @@ version_added: 0.1.0
 description:
   - Runs C(config-sync to-group) on the device (the active one of a sync-failover pair), then
     polls C(cm/sync-status) every O(interval) seconds until the group reports C(In Sync).
+  - The status is the group's own line of the sync status details; other device groups of the
+    trust domain (C(device_trust_group), C(datasync-global-dg)) that hold the overall status at
+    C(Changes Pending) neither make it sync nor keep it waiting.
   - Does nothing when the group is in sync already.
-  - Fails when the group is C(Disconnected) (a peer is unreachable) or not in sync after O(timeout),
-    naming the status and BIG-IP's summary.
+  - The sync is asynchronous on BIG-IP. A sync refused because one of the group is under way
+    (another run's), or a group still C(Changes Pending) or C(Not All Devices Synced) 3 s after
+    the last ask (a change that reached the device while another sync ran), is asked again, so
+    that two runs syncing the same group at once both end in sync.
+  - Fails when the group is C(Disconnected) (a peer is unreachable), in a status no sync passes
+    through, or not in sync after O(timeout), naming the status, BIG-IP's summary and its
+    recommended action.
   - The same iControl REST call as C(f5networks.f5_modules.bigip_configsync_action) with
     C(sync_device_to_group=true), which waits 3 s before it first looks; a scale action syncs
     up to twice.
@@ -68,7 +76,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 status:
-  description: The group's sync status at the end (C(In Sync) on success).
+  description: The group's own sync status at the end (C(In Sync) on success).
   returned: always
   type: str
 summary:
@@ -107,8 +115,9 @@ def main() -> None:
     )
     try:
         if module.check_mode:
-            status, summary = _bigip.sync_status(device)
-            module.exit_json(changed=status != "In Sync", status=status, summary=summary, waited=0.0)
+            state = _bigip.sync_status(device, params["device_group"])
+            status = state["group_status"]
+            module.exit_json(changed=status != "In Sync", status=status, summary=state["summary"], waited=0.0)
         synced, status, summary, waited = _bigip.config_sync(
             device, params["device_group"], timeout=params["timeout"], interval=params["interval"]
         )

@@ -4,6 +4,7 @@ below min, never a static member or a protected VM; a failure to take the member
 VM untouched and the member back in service."""
 
 import subprocess
+import time
 
 from conftest import REPO
 from labclient import F5_A, F5_B, emulator, f5, find_vm, wait_for
@@ -32,6 +33,15 @@ def scale_out_two(run_playbook, lab):
     return [a["vm"] for a in events(lab)[-1]["actions"] if a["type"] == "vm-creation"]
 
 
+def hold(vm, count, seconds):
+    """Open ``count`` long sessions on the VM's guest for ``seconds`` (lab/load --hold): they stay
+    open whatever the F5 does with the member, as downloads or websockets do on a real one."""
+    done = subprocess.run([str(REPO / "lab" / "load"), "--vm", vm, "--hold", str(count), "--seconds", str(seconds)],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return time.monotonic() + seconds
+
+
 def connections(ip):
     """The connections bigip-a (the active device, which the guests report to) counts to a member."""
     stats = f5("GET", f"{POOL}/members/~Common~{ip}:80/stats", device=F5_A).json()
@@ -51,7 +61,9 @@ def test_the_newest_vm_is_drained_and_removed_and_min_holds(run_playbook, prepar
     load("acme-web", 150)  # the members hold connections: the drain has something to wait for
     try:
         wait_for(lambda: connections(newest) > 5, 20, "connections on the newest member")
-        # A drain that cannot finish in its timeout, with abort: the member goes back into service.
+        # Long sessions on the newest member outlast a 2 s drain: with abort, the member goes back
+        # into service.
+        sessions_end = hold(second, 3, 20)
         before = snapshot(lab, vsphere)
         aborted = run_playbook("playbooks/scale_in.yml", "-l", "acme-web", *NO_COOLDOWN, "-e", "scale_in_drain_timeout=2",
                                "-e", "scale_in_drain_timeout_action=abort", "-e", "scale_in_poll_interval=1")  # fmt: skip
@@ -66,10 +78,12 @@ def test_the_newest_vm_is_drained_and_removed_and_min_holds(run_playbook, prepar
             assert member["session"] in ("monitor-enabled", "user-enabled"), member
         assert events(lab)[-1]["status"] == "failed"
 
-        # The default timeout (300 s) and proceed: the drain waits until the connections are gone.
+        # The default timeout (300 s) and proceed: the drain waits until every connection ended,
+        # the long sessions included.
         wait_for(lambda: connections(newest) > 5, 20, "connections back on the newest member")
         run = run_playbook("playbooks/scale_in.yml", "-l", "acme-web", *NO_COOLDOWN)
         assert run.returncode == 0, run.stdout[-3000:]
+        assert time.monotonic() >= sessions_end, "the VM left before its long sessions ended"
         assert find_vm(vsphere, second) is None and find_vm(vsphere, first) is not None
         for device in (F5_A, F5_B):
             assert members(device) == sorted(["198.18.1.11:80", "198.18.1.12:80", f"{older}:80"])
@@ -84,6 +98,7 @@ def test_the_newest_vm_is_drained_and_removed_and_min_holds(run_playbook, prepar
 
         # Down to min (2), with a 1 s timeout and proceed: the member still holds connections and goes anyway.
         wait_for(lambda: connections(older) > 5, 20, "connections on the older member")
+        hold(first, 2, 120)
         hurried = run_playbook("playbooks/scale_in.yml", "-l", "acme-web", *NO_COOLDOWN, "-e", "scale_in_drain_timeout=1",
                                "-e", "scale_in_poll_interval=1")  # fmt: skip
         assert hurried.returncode == 0, hurried.stdout[-3000:]

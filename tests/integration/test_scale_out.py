@@ -148,19 +148,34 @@ def test_two_triggers_at_once_make_one_vm(lab, prepared, vsphere):
 
 
 def test_two_services_at_once_both_scale(run_playbook, prepared, vsphere):
+    """Two services scaled in one run act side by side: their config syncs of the one device group
+    overlap (each service has its own lock), the emulator refuses the second while the first
+    runs, as a sync under way is refused, and both end in sync."""
     globex_state = prepared.state / "statehost" / "vm_autoscale" / "services" / "globex-api.json"
     globex_state.unlink(missing_ok=True)
+    timing = emulator("f5", "GET", "/sync-timing")
+    emulator("f5", "PUT", "/sync-timing", {"start_seconds": 0.5, "seconds": 4})  # sure to overlap
+    seq = emulator("f5", "GET", "/devices/bigip-a/requests")[-1]["seq"]
     run = run_playbook(
         "playbooks/scale_out.yml", "-l", "acme-web,globex-api", "-e", "vm_autoscale_several_services=true"
     )
+    emulator("f5", "PUT", "/sync-timing", timing)
     try:
         assert run.returncode == 0, run.stdout[-3000:]
         names = vm_names(vsphere)
         assert len([n for n in names if n.startswith("acme-web-auto-")]) == 1
         globex = [n for n in names if n.startswith("globex-api-auto-")]
         assert len(globex) == 1
-        globex_members = f5("GET", "/mgmt/tm/ltm/pool/~Common~globex-api-pool/members").json()["items"]
-        assert len(globex_members) == 3 and all(m["name"].endswith(":8080") for m in globex_members)
+        for device in (F5_A, F5_B):
+            globex_members = f5("GET", "/mgmt/tm/ltm/pool/~Common~globex-api-pool/members", device=device).json()
+            assert len(globex_members["items"]) == 3 and all(
+                m["name"].endswith(":8080") for m in globex_members["items"]
+            )
+            assert len(members(device)) == 3
+        syncs = [c for c in emulator("f5", "GET", f"/devices/bigip-a/requests?since={seq}")
+                 if c["method"] == "POST" and c["path"].rstrip("/") == "/mgmt/tm/cm"]  # fmt: skip
+        assert 400 in [c["status"] for c in syncs] and 200 in [c["status"] for c in syncs], syncs
+        assert emulator("f5", "GET", "/sync-status")["status"] == "In Sync"
     finally:
         globex = [n for n in vm_names(vsphere) if n.startswith("globex-api-auto-")]
         if globex:

@@ -44,8 +44,16 @@ def control_app(cluster: Cluster):
                         ],
                     )
                 if path == "/sync-status" and method == "GET":
-                    status, summary, details = cluster.sync_state()
-                    return Response(200, {"status": status, "summary": summary, "details": details})
+                    state = cluster.sync_state(request.query.get("device"))
+                    return Response(200, {**state, "syncing": cluster.sync.job is not None})
+                if path == "/sync-fault":
+                    if method in ("POST", "DELETE"):
+                        cluster.sync.set_fault(body if method == "POST" else None)
+                    return Response(200, {"fault": cluster.sync.fault})
+                if path == "/sync-timing":
+                    if method == "PUT":
+                        return Response(200, cluster.sync.set_timing(body))
+                    return Response(200, cluster.sync.timing())
                 if path == "/failover" and method == "POST":
                     device_or_404(body["active"])
                     cluster.active = body["active"]
@@ -104,7 +112,7 @@ def control_app(cluster: Cluster):
                         log(f"{device.name} is now {'reachable' if body['reachable'] else 'unreachable'}")
                         return Response(200, {"reachable": cluster.reachable[device.name]})
                     if what == "sync" and method == "POST":
-                        cluster.config_sync(device.name, body.get("direction", "to-group") if body else "to-group")
+                        cluster.sync.now(device.name, body.get("direction", "to-group") if body else "to-group")
                         return Response(200, {"synced": True})
             return Response(404, {"message": f"no control endpoint {method} {path}"})
         except F5Error as exc:

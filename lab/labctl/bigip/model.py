@@ -102,6 +102,70 @@ UNCHECKED_POOL = (
 SESSION_WRITE = {"user-enabled", "user-disabled"}
 STATE_WRITE = {"user-up", "user-down"}
 
+# Values a real box validates (the choices and ranges of f5networks.f5_modules' bigip_pool,
+# bigip_pool_member and bigip_node, which follow tmsh): an enum outside its choices, a number that
+# is not one or out of range is refused with 400; a number sent as a numeric string is stored
+# and read back as a number, as mcpd does.
+U32 = (0, 4294967295)
+LB_MODES = (
+    "dynamic-ratio-member", "dynamic-ratio-node", "fastest-app-response", "fastest-node",
+    "least-connections-member", "least-connections-node", "least-sessions", "observed-member",
+    "observed-node", "predictive-member", "predictive-node", "ratio-least-connections-member",
+    "ratio-least-connections-node", "ratio-member", "ratio-node", "ratio-session", "round-robin",
+    "weighted-least-connections-member", "weighted-least-connections-node",
+)  # fmt: skip
+ENABLED = ("enabled", "disabled")
+POOL_VALUES = {
+    "loadBalancingMode": LB_MODES,
+    "allowNat": ("yes", "no"),
+    "allowSnat": ("yes", "no"),
+    "ignorePersistedWeight": ENABLED,
+    "minUpMembersAction": ("failover", "reboot", "restart-all"),
+    "minUpMembersChecking": ENABLED,
+    "queueOnConnectionLimit": ENABLED,
+    "serviceDownAction": ("none", "reset", "drop", "reselect"),
+    "minActiveMembers": (0, 65535),
+    "minUpMembers": (0, 65535),
+    "queueDepthLimit": U32,
+    "queueTimeLimit": U32,
+    "reselectTries": (0, 65535),
+    "slowRampTime": U32,
+}
+MEMBER_VALUES = {
+    "connectionLimit": U32,
+    "dynamicRatio": (1, 65535),
+    "priorityGroup": (0, 65535),
+    "ratio": (1, 100),
+    "logging": ENABLED,
+    "inheritProfile": ENABLED,
+    "rateLimit": U32,  # or "disabled"
+}
+NODE_VALUES = {key: MEMBER_VALUES[key] for key in ("connectionLimit", "dynamicRatio", "ratio", "logging", "rateLimit")}
+
+
+def check_values(attrs: dict, rules: dict) -> dict:
+    """``attrs`` with numbers normalised; F5Error 400 ("invalid property value") for a bad one."""
+    checked = dict(attrs)
+    for key, rule in rules.items():
+        if key not in attrs:
+            continue
+        value = attrs[key]
+        bad = F5Error(400, f'invalid property value "{key}":"{value}"', api_error=1)
+        if key == "rateLimit" and value == "disabled":
+            continue
+        if isinstance(rule[0], str):
+            if value not in rule:
+                raise bad
+            continue
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
+            value = int(value.strip())
+        if not isinstance(value, int) or not rule[0] <= value <= rule[1]:
+            raise bad
+        checked[key] = value
+    return checked
+
 
 class F5Error(Exception):
     """An error BIG-IP would answer: HTTP status plus its JSON body."""
@@ -319,7 +383,7 @@ class Device:
             raise F5Error(
                 409, f"01020066:3: The requested Pool ({path}) already exists in partition {path.split('/')[1]}."
             )
-        attrs = self._writable(body, POOL_WRITABLE, "pool")
+        attrs = check_values(self._writable(body, POOL_WRITABLE, "pool"), POOL_VALUES)
         if attrs.get("monitor"):
             attrs["monitor"] = self._check_monitor_rule(attrs["monitor"])
         pool = {"name": path.rsplit("/", 1)[1], "partition": path.split("/")[1], **POOL_DEFAULTS, **attrs}
@@ -330,7 +394,7 @@ class Device:
 
     def update_pool(self, path: str, body: dict) -> dict:
         pool = self.get_pool(path)
-        attrs = self._writable(body, POOL_WRITABLE, "pool")
+        attrs = check_values(self._writable(body, POOL_WRITABLE, "pool"), POOL_VALUES)
         if "monitor" in attrs:
             if attrs["monitor"]:
                 attrs["monitor"] = self._check_monitor_rule(attrs["monitor"])
@@ -392,7 +456,7 @@ class Device:
             raise F5Error(
                 409, f"01020066:3: The requested Node ({path}) already exists in partition {path.split('/')[1]}."
             )
-        attrs = self._writable(body, NODE_WRITABLE, "node")
+        attrs = check_values(self._writable(body, NODE_WRITABLE, "node"), NODE_VALUES)
         address = attrs.pop("address", None)
         if address is None:
             raise F5Error(400, "01070734:3: Configuration error: A node must have an address or an FQDN.")
@@ -409,11 +473,11 @@ class Device:
 
     def update_node(self, path: str, body: dict) -> dict:
         node = self.get_node(path)
-        attrs = self._writable(body, NODE_WRITABLE, "node")
+        attrs = check_values(self._writable(body, NODE_WRITABLE, "node"), NODE_VALUES)
         if "address" in attrs and attrs["address"] != node["address"]:
             raise F5Error(400, f"01070734:3: Configuration error: Cannot modify the address of node {path}.")
+        self._check_write_values({**node, **attrs})  # nothing is stored when a value is refused
         node.update(attrs)
-        self._check_write_values(node)
         self.changed()
         return self.node_view(path)
 
@@ -495,7 +559,7 @@ class Device:
                 f"01020066:3: The requested {self._member_text(pool_path, member_path)} already "
                 f"exists in partition {member_path.split('/')[1]}.",
             )
-        attrs = self._writable(body, MEMBER_WRITABLE, "pool member")
+        attrs = check_values(self._writable(body, MEMBER_WRITABLE, "pool member"), MEMBER_VALUES)
         address = attrs.pop("address", None)
         member = self._enabled_object(member_path, MEMBER_DEFAULTS, attrs, node=node_path)
         node = self.config["nodes"].get(node_path)
@@ -516,7 +580,7 @@ class Device:
 
     def update_member(self, pool_path: str, member_path: str, body: dict) -> dict:
         member = self.get_member(pool_path, member_path)
-        attrs = self._writable(body, MEMBER_WRITABLE, "pool member")
+        attrs = check_values(self._writable(body, MEMBER_WRITABLE, "pool member"), MEMBER_VALUES)
         attrs.pop("address", None)  # the node's; BIG-IP ignores a matching one
         candidate = {**member, **attrs}
         self._check_write_values(candidate)

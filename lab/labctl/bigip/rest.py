@@ -19,8 +19,9 @@ import threading
 import time
 from pathlib import Path
 
-from ..httpd import Request, Response, UnemulatedLog, log, write_json_atomic
+from ..httpd import Request, Response, UnemulatedLog, write_json_atomic
 from .model import Device, F5Error, Unemulated, full_path, url_segment
+from .sync import ConfigSync
 
 TOKEN_TIMEOUT = 1200
 TOKEN_MAX_TIMEOUT = 36000
@@ -65,6 +66,7 @@ class Cluster:
         self._seq = itertools.count(1)
         self._ops = itertools.count(1000)
         self.unemulated = UnemulatedLog(state_dir / "unemulated.jsonl")
+        self.sync = ConfigSync(self, config.get("sync"))
 
     def save_cluster(self) -> None:
         write_json_atomic(self._cluster_file, {"sync_point": self.sync_point, "active": self.active})
@@ -534,72 +536,31 @@ class Cluster:
 
     # --- device group, config sync, failover ---------------------------------------------
 
-    def _group_view(self) -> dict:
-        path = full_path(self.device_group)
-        return {
-            "kind": "tm:cm:device-group:device-groupstate",
-            "name": path.rsplit("/", 1)[1],
-            "partition": "Common",
-            "fullPath": path,
-            "generation": 1,
-            "selfLink": f"https://localhost/mgmt/tm/cm/device-group/{url_segment(path)}?ver={self.version}",
-            "autoSync": "disabled",
-            "asmSync": "disabled",
-            "fullLoadOnSync": "false",
-            "incrementalConfigSyncSizeMax": 1024,
-            "networkFailover": "enabled",
-            "saveOnAutoSync": "false",
-            "type": "sync-failover",
-            "devicesReference": {
-                "link": f"https://localhost/mgmt/tm/cm/device-group/{url_segment(path)}/devices?ver={self.version}",
-                "isSubcollection": True,
-            },
-        }
-
     def _device_groups(self, device: Device, request: Request) -> Response:
-        return self._collection(
-            device, request, "tm:cm:device-group:device-groupcollectionstate", "cm/device-group", [self._group_view()]
-        )
+        items = [self.sync.group_view(group, self.version) for group, _kind, _auto in self.sync.groups()]
+        kind = "tm:cm:device-group:device-groupcollectionstate"
+        return self._collection(device, request, kind, "cm/device-group", items)
 
     def _device_group(self, device: Device, request: Request, name: str) -> Response:
-        if full_path(name) != full_path(self.device_group):
-            raise F5Error(404, f"01020036:3: The requested device group ({full_path(name)}) was not found.")
-        return Response(200, self._group_view())
+        return Response(200, self.sync.group_view(full_path(name), self.version))
 
-    def sync_state(self) -> tuple[str, str, list[str]]:
-        """(status, summary, details) of the device group, as ``cm/sync-status`` reports it."""
-        group = full_path(self.device_group).rsplit("/", 1)[1]
-        hosts = self.hostnames
-        details = [f"{hosts[n]}: {'connected' if self.reachable[n] else 'disconnected'}" for n in self.devices]
-        if not all(self.reachable.values()):
-            return "Disconnected", "One or more devices in the device group are disconnected", details
-        changed = [n for n, d in self.devices.items() if d.last_change > self.sync_point]
-        if not changed:
-            return "In Sync", "All devices in the device group are in sync", details
-        if len(changed) == 1:
-            source = hosts[changed[0]]
-            details.append(f"{group} ({'Changes Pending'}): {source} has the most recent configuration")
-            details.append(f"Recommended action: Synchronize {source} to group {group}")
-            return "Changes Pending", f"There is a possible change conflict between {group}'s devices", details
-        names = " and ".join(hosts[n] for n in changed)
-        details.append(f"{group} (Changes Pending): There is a possible change conflict between {names}.")
-        details.append(f"Recommended action: Synchronize {hosts[changed[0]]} or {hosts[changed[1]]} to group {group}")
-        return "Changes Pending", f"There is a possible change conflict between {names}.", details
+    def sync_state(self, viewer: str | None = None) -> dict:
+        """``cm/sync-status`` as ``viewer`` (default: the active device) reports it."""
+        return self.sync.state(viewer or self.active)
 
     def _sync_status(self, device: Device, request: Request) -> Response:
-        status, summary, details = self.sync_state()
-        color = {"In Sync": "green", "Changes Pending": "blue", "Disconnected": "red"}[status]
+        state = self.sync.state(device.name)
         base = "https://localhost/mgmt/tm/cm/syncStatus/0/details"
         detail_entries = {
             f"{base}/{i}": {"nestedStats": {"entries": {"details": {"description": text}}}}
-            for i, text in enumerate(details)
+            for i, text in enumerate(state["details"])
         }
         entries = {
-            "color": {"description": color},
+            "color": {"description": state["color"]},
             base: {"nestedStats": {"entries": detail_entries}},
             "mode": {"description": "high-availability"},
-            "status": {"description": status},
-            "summary": {"description": summary},
+            "status": {"description": state["status"]},
+            "summary": {"description": state["summary"]},
         }
         return Response(
             200,
@@ -632,33 +593,12 @@ class Cluster:
         if body.get("command") != "run" or len(args) < 3 or args[0] != "config-sync":
             raise Unemulated(f"cm command not emulated: {body}")
         direction, group = args[1], args[2]
-        if full_path(group) != full_path(self.device_group):
-            raise F5Error(
-                400,
-                f"01070710:3: Cannot update_indexes/checkpoint DB object, class:devicegroup status:13 "
-                f"- The requested device group ({full_path(group)}) was not found.",
-            )
         if direction not in ("to-group", "from-group"):
             raise Unemulated(f"config-sync direction not emulated: {direction}")
-        self.config_sync(device.name, direction)
+        if args[3:] not in ([], ["force-full-load-push"]):
+            raise F5Error(400, f'Syntax Error: unexpected argument "{args[3]}"')
+        self.sync.ask(device.name, group, direction)
         return Response(200, {"kind": "tm:cm:runstate", "command": "run", "utilCmdArgs": body["utilCmdArgs"]})
-
-    def config_sync(self, device_name: str, direction: str = "to-group") -> None:
-        """Push this device's LTM configuration to its reachable peers (or pull the newest)."""
-        with self.lock:
-            device = self.devices[device_name]
-            peers = [d for n, d in self.devices.items() if n != device_name and self.reachable[n]]
-            if direction == "from-group":
-                if peers:
-                    source = max(peers, key=lambda d: d.last_change)
-                    device.replace_config(source.config, source.last_change)
-            else:
-                for peer in peers:
-                    peer.replace_config(device.config, device.last_change)
-            if len(peers) == len(self.devices) - 1:
-                self.sync_point = max(d.last_change for d in self.devices.values())
-                self.save_cluster()
-            log(f"config-sync {direction} from {device_name} to {[p.name for p in peers]}")
 
     # --- transactions --------------------------------------------------------------------
 

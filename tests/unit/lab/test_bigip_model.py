@@ -1,5 +1,7 @@
 """BIG-IP semantics of the F5 emulator's model (emulator-spec.md 1.7), without the network."""
 
+import json
+
 import pytest
 from labctl.bigip.model import Device, F5Error, normalise_monitor_rule, split_member_name
 
@@ -54,3 +56,48 @@ def test_configuration_is_persisted(device, tmp_path):
     device.create_member("/Common/web", {"name": "app1:80", "address": "198.18.1.5"})
     again = Device("bigip-a", "17.1.2", tmp_path / "bigip-a.json")
     assert "/Common/app1:80" in again.config["members"]["/Common/web"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [
+        ("pool", {"loadBalancingMode": "fastest"}),
+        ("pool", {"slowRampTime": "soon"}),
+        ("pool", {"minActiveMembers": -1}),
+        ("pool", {"allowSnat": True}),
+        ("member", {"ratio": -1}),
+        ("member", {"ratio": 0}),
+        ("member", {"priorityGroup": 65536}),
+        ("member", {"connectionLimit": "five"}),
+        ("member", {"rateLimit": "fast"}),
+        ("node", {"dynamicRatio": 0}),
+        ("node", {"logging": "on"}),
+    ],
+)
+def test_bad_values_are_refused_and_nothing_is_stored(device, kind, body):
+    device.create_member("/Common/web", {"name": "app1:80", "address": "198.18.1.5"})
+    before = json.dumps(device.config, sort_keys=True)
+    write = {
+        "pool": lambda: device.update_pool("/Common/web", body),
+        "member": lambda: device.update_member("/Common/web", "/Common/app1:80", body),
+        "node": lambda: device.update_node("/Common/app1", body),
+    }[kind]
+    with pytest.raises(F5Error, match="invalid property value") as refused:
+        write()
+    assert refused.value.status == 400
+    assert json.dumps(device.config, sort_keys=True) == before
+    with pytest.raises(F5Error, match="invalid property value"):
+        if kind == "pool":
+            device.create_pool({"name": "other", **body})
+        elif kind == "member":
+            device.create_member("/Common/web", {"name": "app2:80", "address": "198.18.1.6", **body})
+        else:
+            device.create_node({"name": "n3", "address": "198.18.1.7", **body})
+    assert json.dumps(device.config, sort_keys=True) == before
+
+
+def test_numbers_sent_as_strings_are_read_back_as_numbers(device):
+    view = device.create_member("/Common/web", {"name": "app1:80", "address": "198.18.1.5", "connectionLimit": "5"})
+    assert view["connectionLimit"] == 5
+    assert device.update_pool("/Common/web", {"slowRampTime": "30"})["slowRampTime"] == 30
+    assert device.update_member("/Common/web", "/Common/app1:80", {"rateLimit": "disabled"})["rateLimit"] == "disabled"
