@@ -138,6 +138,10 @@ def test_a_disconnected_group_or_an_unknown_status_fails_at_once():
 
 def test_other_refusals_are_not_taken_for_a_sync_under_way():
     device = FakeDevice([PENDING])
-    device.request = lambda *a, **k: (_ for _ in ()).throw(_bigip.BigipError("bigip-a: 401 wrong password", 401))
+
+    def refuse(*args, **kwargs):
+        raise _bigip.BigipError("bigip-a: 401 wrong password", 401)
+
+    device.request = refuse
     with pytest.raises(_bigip.BigipError, match="401"):
         _bigip.config_sync(device, GROUP, timeout=60, interval=1)
