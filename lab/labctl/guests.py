@@ -87,7 +87,9 @@ class Connections:
 class Guest:
     """One VM's guest: its counters, and its listeners once booted."""
 
-    def __init__(self, name: str, service: str, ip: str, *, cpus: int, memory_mb: int, seen: float) -> None:
+    def __init__(
+        self, name: str, service: str, ip: str, *, cpus: int, memory_mb: int, seen: float, connection_seconds: float
+    ) -> None:
         self.name = name
         self.service = service
         self.ip = ip
@@ -99,7 +101,7 @@ class Guest:
         self.cpu_seconds = {(cpu, mode): 0.0 for cpu in range(self.cpus) for mode in MODES}
         self.cpu_percent = 0.0
         self.memory_percent = 0.0
-        self.connections = Connections(4.0)
+        self.connections = Connections(connection_seconds)
         self.boot_time = time.time()
 
     def advance(self, dt: float, cpu_percent: float, memory_percent: float) -> None:
@@ -305,8 +307,9 @@ class GuestSimulator:
                 for name, vm in vms.items():
                     if name not in self.guests:
                         self.guests[name] = Guest(
-                            name, vm["service"], vm["ip"], cpus=vm["cpus"], memory_mb=vm["memory_mb"], seen=now
-                        )
+                            name, vm["service"], vm["ip"], cpus=vm["cpus"], memory_mb=vm["memory_mb"], seen=now,
+                            connection_seconds=self.settings["connection_seconds"],
+                        )  # fmt: skip
             for guest in self.guests.values():
                 never = self.health_of(guest.name) == "never_boot"
                 if not guest.booted and not never and now - guest.powered_on_at >= self.settings["boot_delay"]:
@@ -348,7 +351,6 @@ class GuestSimulator:
                         + (settings["memory_max_percent"] - settings["memory_base_percent"]) * cpu / 100
                     )
                     guest.advance(dt, cpu, memory)
-                    guest.connections.lifetime = settings["connection_seconds"]
                     count = guest.connections.step(now, load * settings["connections_per_percent"], guest in in_service)
                     if key in known:
                         updates[key] = count

@@ -159,7 +159,6 @@ class ConfigSync:
 
     def ask(self, device_name: str, group: str, direction: str) -> None:
         """``run cm config-sync to-group|from-group GROUP`` on ``device_name``: starts a sync in the background."""
-        cluster = self.cluster
         path = full_path(group)
         if path not in [g for g, _k, _a in self.groups()]:
             raise F5Error(
@@ -177,12 +176,7 @@ class ConfigSync:
                 f"01070712:3: Caught configuration exception (0), A config sync of device group {path} "
                 f"is already in progress.",
             )
-        peers = [n for n in cluster.devices if n != device_name]
-        if direction == "from-group":
-            source = max(peers, key=lambda n: cluster.devices[n].last_change)
-            targets = [device_name]
-        else:
-            source, targets = device_name, peers
+        source, targets = self._ends(device_name, direction)
         now = time.monotonic()
         self.job = {"source": source, "targets": targets, "phase": "asked", "asked": now, "direction": direction}
         log(f"config-sync {direction} {path} asked on {device_name} (source {source}, targets {targets})")
@@ -190,6 +184,13 @@ class ConfigSync:
             self._thread = threading.Thread(target=self._run, name="config-sync", daemon=True)
             self._thread.start()
         self._wake.notify_all()
+
+    def _ends(self, device_name: str, direction: str) -> tuple[str, list[str]]:
+        """(source, targets) of a sync asked on ``device_name``: to-group pushes, from-group pulls the newest."""
+        peers = [n for n in self.cluster.devices if n != device_name]
+        if direction == "from-group":
+            return max(peers, key=lambda n: self.cluster.devices[n].last_change), [device_name]
+        return device_name, peers
 
     def _run(self) -> None:
         """Carry the asked sync through its phases (with the cluster lock held between sleeps)."""
@@ -214,9 +215,10 @@ class ConfigSync:
                 self._finish(job)
                 self.job = None
 
-    def _finish(self, job: dict) -> None:
+    def _finish(self, job: dict, faults: bool = True) -> None:
         cluster = self.cluster
-        failing = self.fault.get("device") if self.fault and self.fault["fault"] == "peer-fails" else None
+        peer_fails = faults and self.fault and self.fault["fault"] == "peer-fails"
+        failing = self.fault.get("device") if peer_fails else None
         taken = []
         for name in job["targets"]:
             if not cluster.reachable[name] or name == failing:
@@ -232,24 +234,15 @@ class ConfigSync:
         log(f"config-sync from {job['source']} done: taken by {taken}, failed on {self.failed_peer}")
 
     def now(self, device_name: str, direction: str = "to-group") -> None:
-        """A sync done at once (the control socket's, for tests and seeding): no timing, no faults.
-        It supersedes a sync under way, which ends without writing anything."""
-        cluster = self.cluster
+        """A sync done at once (the control socket's, for tests): no timing, no faults. It
+        supersedes a sync under way, which ends without writing anything."""
         self.job = None
         self._wake.notify_all()
-        peers = [n for n in cluster.devices if n != device_name and cluster.reachable[n]]
-        device = cluster.devices[device_name]
-        if direction == "from-group":
-            if peers:
-                source = max((cluster.devices[n] for n in peers), key=lambda d: d.last_change)
-                device.replace_config(source.config, source.last_change)
-        else:
-            for name in peers:
-                cluster.devices[name].replace_config(device.config, device.last_change)
-        if len(peers) == len(cluster.devices) - 1:
-            self.failed_peer = None
-            cluster.sync_point = max(d.last_change for d in cluster.devices.values())
-            cluster.save_cluster()
+        source, targets = self._ends(device_name, direction)
+        device = self.cluster.devices[source]
+        config = copy.deepcopy(device.config)
+        job = {"source": source, "targets": targets, "config": config, "change": device.last_change}
+        self._finish(job, faults=False)
 
     # --- control ---------------------------------------------------------------------------
 
