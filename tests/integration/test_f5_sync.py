@@ -32,6 +32,7 @@ def pending_pool(lab):
     """A pool made on bigip-a only: the failover group reads Changes Pending. Gone from both after."""
     emulator("f5", "DELETE", "/sync-fault")
     timing = emulator("f5", "GET", "/sync-timing")
+    emulator("f5", "POST", "/devices/bigip-a/sync")  # whatever a test before left unsynced
     assert emulator("f5", "GET", "/sync-status")["status"] == "In Sync"
     assert f5("POST", "/mgmt/tm/ltm/pool", json={"name": "sync-case"}).status_code == 200
     assert emulator("f5", "GET", "/sync-status")["status"] == "Changes Pending"
@@ -148,6 +149,7 @@ def test_a_peer_that_does_not_take_the_sync(run_playbook, pending_pool):
 def test_another_device_groups_pending_changes_are_not_ours(run_playbook, lab):
     # After a device rejoins, datasync-global-dg may read Changes Pending (a verified capture):
     # the overall status is Changes Pending while the failover group is in sync.
+    emulator("f5", "POST", "/devices/bigip-a/sync")  # whatever a test before left unsynced
     emulator("f5", "POST", "/sync-fault", {"fault": "pending", "device": "bigip-b"})
     try:
         seq = last_request()

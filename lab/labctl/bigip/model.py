@@ -21,8 +21,11 @@ BUILTIN_MONITORS = {
     "/Common/https": {"type": "https", "send": "GET /\\r\\n", "recv": "", "interval": 5, "timeout": 16},
     "/Common/tcp": {"type": "tcp", "send": "", "recv": "", "interval": 5, "timeout": 16},
     "/Common/gateway_icmp": {"type": "gateway-icmp", "interval": 5, "timeout": 16},
+    "/Common/icmp": {"type": "icmp", "interval": 5, "timeout": 16},
 }
-MONITOR_TYPES = ("http", "https", "tcp", "gateway-icmp")
+MONITOR_TYPES = ("http", "https", "tcp", "gateway-icmp", "icmp")
+ADDRESS_MONITORS = ("icmp", "gateway-icmp")  # they need no port: usable on a node as they are
+NO_MONITOR = "/Common/none"  # what bigip_node sends for "no monitor, not even the default"
 
 POOL_DEFAULTS = {
     "allowNat": "yes",
@@ -222,6 +225,18 @@ def normalise_monitor_rule(rule: str) -> str:
     return " and ".join(names)
 
 
+def _objects(config: dict):
+    """(section, {path: object}) for every object table of a configuration (members per pool)."""
+    for section in ("pools", "nodes", "monitors"):
+        yield section, config.get(section, {})
+    for pool_path, members in config.get("members", {}).items():
+        yield f"members {pool_path}", members
+
+
+def _without_generation(obj: dict) -> dict:
+    return {k: v for k, v in obj.items() if k != "generation"}
+
+
 def _self_link(path: str, version: str) -> str:
     return f"https://localhost/mgmt/tm/{path}?ver={version}"
 
@@ -238,6 +253,7 @@ class Device:
         self.last_change = 0.0  # when the configuration last changed here (config-sync commit)
         # Runtime, not part of the configuration and not synced:
         self.health: dict[tuple[str, str], dict] = {}  # (pool, member) -> monitor status
+        self.node_health: dict[str, dict] = {}  # node -> its node monitor's status
         self.connections: dict[str, int] = {}  # "address:port" -> current server-side connections
         self.load()
 
@@ -258,18 +274,34 @@ class Device:
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
         tmp.replace(self.save_path)
 
-    def changed(self) -> int:
+    def changed(self, *objects: dict) -> int:
+        """A configuration change: the device's generation goes up and each changed object takes
+        it as its own ``generation`` (BIG-IP's per-object generation: the device's configuration
+        generation at the object's last change)."""
         self.generation += 1
+        for obj in objects:
+            obj["generation"] = self.generation
         self.last_change = time.time()
         self.save()
         return self.generation
 
     def replace_config(self, config: dict, last_change: float) -> None:
-        """Config sync: take over a peer's configuration."""
+        """Config sync: take over a peer's configuration. Objects the sync changed or created
+        take this device's new generation; unchanged ones keep theirs."""
+        old = self.config
         self.config = copy.deepcopy(config)
         self.generation += 1
+        for section, objects in _objects(self.config):
+            before = dict(_objects(old)).get(section, {})
+            for path, obj in objects.items():
+                previous = before.get(path)
+                if previous is not None and _without_generation(previous) == _without_generation(obj):
+                    obj["generation"] = previous.get("generation", self.generation)
+                else:
+                    obj["generation"] = self.generation
         self.last_change = last_change
         self.health = {k: v for k, v in self.health.items() if k[1] in self.config["members"].get(k[0], {})}
+        self.node_health = {k: v for k, v in self.node_health.items() if k in self.config["nodes"]}
         self.save()
 
     # --- monitors ----------------------------------------------------------------------
@@ -315,13 +347,13 @@ class Device:
             **attrs,
         }
         self.config["monitors"][path] = monitor
-        self.changed()
+        self.changed(monitor)
         return self.monitor_view(path)
 
     def update_monitor(self, path: str, body: dict) -> dict:
         monitor = self._get_monitor(path)
         monitor.update(self._writable(body, MONITOR_WRITABLE, "monitor"))
-        self.changed()
+        self.changed(monitor)
         return self.monitor_view(path)
 
     def delete_monitor(self, path: str) -> None:
@@ -331,6 +363,9 @@ class Device:
         for pool_path, pool in self.config["pools"].items():
             if path in parse_monitor_rule(pool.get("monitor"))[0]:
                 raise F5Error(400, f"01070083:3: Monitor {path} is in use by pool {pool_path}.")
+        for node_path, node in self.config["nodes"].items():
+            if path in self.node_rule(node)[0]:
+                raise F5Error(400, f"01070083:3: Monitor {path} is in use by node {node_path}.")
         del self.config["monitors"][path]
         self.changed()
 
@@ -348,7 +383,7 @@ class Device:
         return {
             "kind": f"tm:ltm:monitor:{mtype}:{mtype}state",
             "fullPath": path,
-            "generation": self.generation,
+            "generation": 0,  # a built-in monitor's; a made one carries its own
             "selfLink": _self_link(f"ltm/monitor/{mtype}/{url_segment(path)}", self.version),
             **monitor,
         }
@@ -389,7 +424,7 @@ class Device:
         pool = {"name": path.rsplit("/", 1)[1], "partition": path.split("/")[1], **POOL_DEFAULTS, **attrs}
         self.config["pools"][path] = pool
         self.config["members"][path] = {}
-        self.changed()
+        self.changed(pool)
         return self.pool_view(path)
 
     def update_pool(self, path: str, body: dict) -> dict:
@@ -404,7 +439,7 @@ class Device:
         pool.update(attrs)
         for key in [k for k in self.health if k[0] == path]:
             self.health[key] = {"status": "checking", "since": time.time(), "last_ok": None}
-        self.changed()
+        self.changed(pool)
         return self.pool_view(path)
 
     def delete_pool(self, path: str) -> None:
@@ -420,7 +455,7 @@ class Device:
         view = {
             "kind": "tm:ltm:pool:poolstate",
             "fullPath": path,
-            "generation": self.generation,
+            "generation": self.generation,  # unless the pool carries its own (below)
             "selfLink": _self_link(link, self.version),
             **pool,
             "membersReference": {"link": _self_link(f"{link}/members", self.version), "isSubcollection": True},
@@ -446,9 +481,52 @@ class Device:
                 ipaddress.ip_address(address.split("%", 1)[0])
             except ValueError as exc:
                 raise F5Error(400, f'0107003b:3: The requested node address "{address}" is invalid.') from exc
+        if "monitor" in attrs:
+            attrs["monitor"] = self._node_monitor(attrs["monitor"], path)
         node = self._enabled_object(path, NODE_DEFAULTS, attrs, address=address)
         self.config["nodes"][path] = node
+        self.node_health.pop(path, None)
         return node
+
+    def _node_monitor(self, rule, node_path: str) -> str:
+        """A node's monitor rule as BIG-IP stores it: ``default`` (the default node monitor,
+        none in the lab), /Common/none, or a rule of existing monitors that need no port (icmp,
+        gateway_icmp) or have one in their destination; a wildcard-port monitor is refused."""
+        text = str(rule or "").strip()
+        if text in ("", "default"):
+            return "default"
+        if text in ("none", NO_MONITOR):
+            return NO_MONITOR
+        normalised = self._check_monitor_rule(text)
+        for name in parse_monitor_rule(normalised)[0]:
+            settings = self.monitor_settings(name)
+            port = (settings.get("destination") or "*:*").rpartition(":")[2]
+            if settings.get("type") not in ADDRESS_MONITORS and port in ("*", "", "0"):
+                raise F5Error(
+                    400,
+                    f"01070621:3: The monitor {name} has a wildcard destination service and cannot be "
+                    f"used to monitor node {node_path}.",
+                )
+        return normalised
+
+    def node_rule(self, node: dict) -> tuple[list[str], int | None]:
+        rule = node.get("monitor", "default")
+        if rule in ("default", NO_MONITOR, "", None):
+            return [], None  # the lab's default node monitor is none, as on a new BIG-IP
+        return parse_monitor_rule(rule)
+
+    def node_status(self, path: str) -> tuple[str, str]:
+        """The (state, session) BIG-IP reports for a node: with a monitor, its result and
+        monitor-enabled; without one, unchecked and the written session."""
+        node = self.config["nodes"][path]
+        if node["state"] == "user-down":
+            return "user-down", node["session"]
+        if node.get("fqdn", {}).get("autopopulate") == "enabled" or node["address"] == "any6":
+            return "fqdn-up-no-addr", node["session"]
+        if not self.node_rule(node)[0]:
+            return "unchecked", node["session"]
+        status = self.node_health.get(path, {}).get("status", "checking")
+        return status, "monitor-enabled" if node["session"] == "user-enabled" else "user-disabled"
 
     def create_node(self, body: dict) -> dict:
         path = self._new_path(body)
@@ -467,8 +545,8 @@ class Device:
                 f"01020066:3: The requested Node ({path.rsplit('/', 1)[0]}/{address}) already "
                 f"exists in partition {path.split('/')[1]}.",
             )
-        self._new_node(path, address, attrs)
-        self.changed()
+        node = self._new_node(path, address, attrs)
+        self.changed(node)
         return self.node_view(path)
 
     def update_node(self, path: str, body: dict) -> dict:
@@ -476,9 +554,13 @@ class Device:
         attrs = check_values(self._writable(body, NODE_WRITABLE, "node"), NODE_VALUES)
         if "address" in attrs and attrs["address"] != node["address"]:
             raise F5Error(400, f"01070734:3: Configuration error: Cannot modify the address of node {path}.")
+        if "monitor" in attrs:
+            attrs["monitor"] = self._node_monitor(attrs["monitor"], path)
         self._check_write_values({**node, **attrs})  # nothing is stored when a value is refused
+        if attrs.get("monitor", node.get("monitor")) != node.get("monitor"):
+            self.node_health.pop(path, None)  # a new rule starts checking again
         node.update(attrs)
-        self.changed()
+        self.changed(node)
         return self.node_view(path)
 
     def delete_node(self, path: str) -> None:
@@ -490,24 +572,21 @@ class Device:
                         400, f"01070110:3: Node address '{path}' is referenced by a member of pool '{pool_path}'."
                     )
         del self.config["nodes"][path]
+        self.node_health.pop(path, None)
         self.changed()
 
     def node_view(self, path: str) -> dict:
         node = self.get_node(path)
-        view = {
+        state, session = self.node_status(path)
+        return {
             "kind": "tm:ltm:node:nodestate",
             "fullPath": path,
             "generation": self.generation,
             "selfLink": _self_link(f"ltm/node/{url_segment(path)}", self.version),
             **node,
+            "state": state,
+            "session": session,
         }
-        if node["state"] == "user-down":
-            view["state"] = "user-down"
-        elif node.get("fqdn", {}).get("autopopulate") == "enabled" or node["address"] == "any6":
-            view["state"] = "fqdn-up-no-addr"
-        else:
-            view["state"] = "unchecked"
-        return view
 
     # --- members -------------------------------------------------------------------------
 
@@ -562,8 +641,8 @@ class Device:
         attrs = check_values(self._writable(body, MEMBER_WRITABLE, "pool member"), MEMBER_VALUES)
         address = attrs.pop("address", None)
         member = self._enabled_object(member_path, MEMBER_DEFAULTS, attrs, node=node_path)
-        node = self.config["nodes"].get(node_path)
-        if node is None:
+        node = None  # the node this create makes, if it makes one
+        if node_path not in self.config["nodes"]:
             address = address or node_name
             other = self._node_with_address(address)
             if other:
@@ -572,10 +651,10 @@ class Device:
                     f"0107003a:3: Pool member node ({node_path}) and existing node ({other}) "
                     f"cannot use the same IP Address ({address}).",
                 )
-            self._new_node(node_path, address, {})
+            node = self._new_node(node_path, address, {})
         self.config["members"][pool_path][member_path] = member
         self.health[(pool_path, member_path)] = {"status": "checking", "since": time.time(), "last_ok": None}
-        self.changed()
+        self.changed(member, *([node] if node is not None else []))
         return self.member_view(pool_path, member_path)
 
     def update_member(self, pool_path: str, member_path: str, body: dict) -> dict:
@@ -585,7 +664,7 @@ class Device:
         candidate = {**member, **attrs}
         self._check_write_values(candidate)
         member.update(attrs)
-        self.changed()
+        self.changed(member)
         return self.member_view(pool_path, member_path)
 
     def delete_member(self, pool_path: str, member_path: str) -> None:
@@ -603,12 +682,28 @@ class Device:
             rule = self.config["pools"][pool_path].get("monitor")
         return parse_monitor_rule(rule)
 
+    def parent(self, member: dict) -> str:
+        """What the member's node does to it: "up" (nothing), "down" (its monitor marked it down),
+        "offline" (forced offline) or "disabled" (no new connections)."""
+        path = member["node"]
+        if path not in self.config["nodes"]:
+            return "up"
+        state, session = self.node_status(path)
+        if state == "user-down":
+            return "offline"
+        if state == "down":
+            return "down"
+        return "disabled" if session == "user-disabled" else "up"
+
     def member_status(self, pool_path: str, member_path: str) -> tuple[str, str]:
-        """The (state, session) BIG-IP reports for a member (spec 1.7.1)."""
+        """The (state, session) BIG-IP reports for a member (spec 1.7.1); a member whose node's
+        monitor marked the node down reads down, monitored through its parent."""
         member = self.config["members"][pool_path][member_path]
         monitored = bool(self.member_rule(pool_path, member)[0])
         if member["state"] == "user-down":
             return "user-down", member["session"]
+        if self.parent(member) == "down":
+            return "down", "monitor-enabled" if member["session"] == "user-enabled" else "user-disabled"
         if not monitored:
             return "unchecked", member["session"]
         status = self.health.get((pool_path, member_path), {}).get("status", "checking")
@@ -638,8 +733,9 @@ class Device:
         state, session = self.member_status(pool_path, member_path)
         address = self.member_address(member)
         port = split_member_name(member["name"])[1]
-        available = state in ("up", "unchecked")
-        enabled = member["session"] == "user-enabled" and member["state"] == "user-up"
+        parent = self.parent(member)
+        available = state in ("up", "unchecked") and parent != "offline"
+        enabled = member["session"] == "user-enabled" and member["state"] == "user-up" and parent == "up"
         return {
             "pool": pool_path,
             "member": member_path,
@@ -649,36 +745,54 @@ class Device:
             "session": session,
             "enabled": enabled,
             "available": available,
-            "monitored": bool(self.member_rule(pool_path, member)[0]),
+            "monitored": bool(self.member_rule(pool_path, member)[0]) or parent == "down",
+            "parent": parent,
             "current_connections": self.connections.get(f"{address}:{port}", 0),
         }
 
+    def member_monitor_rule(self, pool_path: str, member: dict) -> str:
+        """monitorRule as member stats show it: the pool's rule followed by "(pool monitor)"
+        when the member inherits it, its own rule otherwise, "none" without one."""
+        names, quorum = self.member_rule(pool_path, member)
+        if not names:
+            return "none"
+        text = f"min {quorum} of {' '.join(names)}" if quorum is not None else " and ".join(names)
+        return f"{text} (pool monitor)" if member.get("monitor", "default") in ("default", "", None) else text
+
     def _member_stats_entries(self, pool_path: str, member_path: str) -> dict:
         summary = self.member_summary(pool_path, member_path)
-        state = summary["state"]
-        if summary["monitored"]:
+        member = self.config["members"][pool_path][member_path]
+        state, parent = summary["state"], summary["parent"]
+        if parent in ("down", "offline") and state != "user-down":
+            availability, reason = "offline", "Parent down"
+        elif summary["monitored"]:
             availability = {"up": "available", "down": "offline", "user-down": "offline"}.get(state, "unknown")
             reason = {
                 "available": "Pool member is available",
                 "offline": "Pool member has been marked down by a monitor",
             }.get(availability, "Pool member is being checked")
-            rule = " and ".join(self.member_rule(pool_path, self.config["members"][pool_path][member_path])[0])
         else:
-            availability, reason, rule = "unknown", "Pool member does not have service checking enabled", "none"
+            availability, reason = "unknown", "Pool member does not have service checking enabled"
         if state == "user-down":
             reason = "Forced down"
-        session = self.config["members"][pool_path][member_path]["session"]
-        enabled = "enabled" if session == "user-enabled" else "disabled"
+        if member["session"] != "user-enabled":
+            enabled, session_status = "disabled", "user-disabled"
+            if state != "user-down":
+                reason += ", user disabled"
+        elif parent != "up":
+            enabled, session_status = "disabled-by-parent", "enabled"
+        else:
+            enabled, session_status = "enabled", "enabled"
         conns = summary["current_connections"]
-        node = self.config["members"][pool_path][member_path]["node"]
         entries = {
             "addr": {"description": summary["address"]},
             "curSessions": {"value": 0},
-            "monitorRule": {"description": rule},
+            "monitorRule": {"description": self.member_monitor_rule(pool_path, member)},
             "monitorStatus": {"description": state},
-            "nodeName": {"description": node},
+            "nodeName": {"description": member["node"]},
             "poolName": {"description": pool_path},
             "port": {"value": summary["port"]},
+            "sessionStatus": {"description": session_status},
             "totRequests": {"value": 0},
             "status.availabilityState": {"description": availability},
             "status.enabledState": {"description": enabled},
@@ -727,12 +841,78 @@ class Device:
             "entries": entries,
         }
 
+    # --- node statistics -------------------------------------------------------------------
+
+    def _node_stats_entries(self, path: str) -> dict:
+        node = self.config["nodes"][path]
+        state, _session = self.node_status(path)
+        names, quorum = self.node_rule(node)
+        if state == "user-down":
+            availability, reason = "offline", "Forced down"
+        elif not names:
+            availability, reason = "unknown", "Node address does not have service checking enabled"
+        elif state == "up":
+            availability, reason = "available", "Node address is available"
+        elif state == "down":
+            availability, reason = "offline", "Node address has been marked down by a monitor"
+        else:
+            availability, reason = "unknown", "Node address is being checked"
+        disabled = node["session"] != "user-enabled"
+        if disabled and state != "user-down":
+            reason += ", user disabled"
+        rule = "none"
+        if names:
+            rule = f"min {quorum} of {' '.join(names)}" if quorum is not None else " and ".join(names)
+        address = node["address"]
+        conns = sum(n for key, n in self.connections.items() if key.rpartition(":")[0] == address)
+        entries = {
+            "addr": {"description": address},
+            "curSessions": {"value": 0},
+            "monitorRule": {"description": rule},
+            "monitorStatus": {"description": state},
+            "tmName": {"description": path},
+            "sessionStatus": {"description": "user-disabled" if disabled else "enabled"},
+            "status.availabilityState": {"description": availability},
+            "status.enabledState": {"description": "disabled" if disabled else "enabled"},
+            "status.statusReason": {"description": reason},
+            "totRequests": {"value": 0},
+        }
+        for key in ("bitsIn", "bitsOut", "pktsIn", "pktsOut", "totConns"):
+            entries[f"serverside.{key}"] = {"value": 0}
+        entries["serverside.curConns"] = {"value": conns}
+        entries["serverside.maxConns"] = {"value": conns}
+        return entries
+
+    def node_stats(self, path: str) -> dict:
+        self.get_node(path)
+        link = f"https://localhost/mgmt/tm/ltm/node/{url_segment(path)}/stats"
+        nested = {"kind": "tm:ltm:node:nodestats", "selfLink": f"{link}?ver={self.version}"}
+        return {**nested, "entries": {link: {"nestedStats": {**nested, "entries": self._node_stats_entries(path)}}}}
+
+    def nodes_stats(self) -> dict:
+        base = "https://localhost/mgmt/tm/ltm/node"
+        entries = {}
+        for path in self.config["nodes"]:
+            link = f"{base}/{url_segment(path)}/stats"
+            entries[link] = {
+                "nestedStats": {
+                    "kind": "tm:ltm:node:nodestats",
+                    "selfLink": f"{link}?ver={self.version}",
+                    "entries": self._node_stats_entries(path),
+                }
+            }
+        return {
+            "kind": "tm:ltm:node:nodecollectionstats",
+            "selfLink": f"{base}/stats?ver={self.version}",
+            "entries": entries,
+        }
+
     def pool_stats(self, pool_path: str) -> dict:
         pool = self.get_pool(pool_path)
         summaries = [self.member_summary(pool_path, m) for m in self.config["members"][pool_path]]
         active = [s for s in summaries if s["enabled"] and s["available"]]
         available = [s for s in summaries if s["available"]]
-        monitored = bool(parse_monitor_rule(pool.get("monitor"))[0])
+        monitored = bool(parse_monitor_rule(pool.get("monitor"))[0]) or any(s["monitored"] for s in summaries)
         if not summaries:
             availability, reason = "unknown", UNCHECKED_POOL
         elif monitored and not available and any(s["state"] == "checking" for s in summaries):

@@ -1,11 +1,14 @@
-"""Health monitors that really probe pool members, as BIG-IP's http/https/tcp/gateway_icmp do.
+"""Health monitors that really probe pool members and nodes, as BIG-IP's http/https/tcp/
+gateway_icmp/icmp monitors do.
 
 Each device monitors its own members. A probe runs every ``interval`` seconds of the monitor;
 a member is ``up`` as soon as a probe succeeds, and ``down`` once no probe has succeeded for
 ``timeout`` seconds (BIG-IP's rule; before that a new member reads ``checking``). An HTTP
 monitor sends its ``send`` string (``\\r\\n`` escapes as BIG-IP writes them) and, when ``recv``
 is set, searches the answer for it; without ``recv`` any answer marks the member up - exactly
-why production monitors should set one.
+why production monitors should set one. A node's monitor (icmp, gateway_icmp, or one with a
+port in its destination) probes the node's address the same way; a node it marks down takes every
+member on that node down with it (model.Device.parent).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ def probe(settings: dict, address: str, port: int) -> bool:
     mtype = settings.get("type", "http")
     host, port = _target(settings, address.split("%", 1)[0], port)
     wait = max(0.5, min(float(settings.get("timeout", 16)), 3.0))
-    if mtype == "gateway-icmp":
+    if mtype in ("gateway-icmp", "icmp"):
         return subprocess.run(["ping", "-c", "1", "-W", "1", host], capture_output=True, check=False).returncode == 0
     try:
         with socket.create_connection((host, port), timeout=wait) as raw:
@@ -97,23 +100,35 @@ class HealthMonitor:
                 self._in_flight.add(key)
                 self._pool.submit(self._run, key, settings, address, port)
 
+    @staticmethod
+    def _subjects(device):
+        """What ``device`` monitors: (subject, its health table, key there, monitor names, quorum,
+        address, port) for every monitored member and every monitored node."""
+        for pool_path, members in device.config["members"].items():
+            for member_path, member in members.items():
+                names, quorum = device.member_rule(pool_path, member)
+                if names:
+                    address, port = device.member_address(member), split_member_name(member["name"])[1]
+                    key = (pool_path, member_path)
+                    yield key, device.health, key, names, quorum, address, port
+        for node_path, node in device.config["nodes"].items():
+            names, quorum = device.node_rule(node)
+            if names:
+                yield ("node", node_path), device.node_health, node_path, names, quorum, node["address"], 0
+
     def _due(self, now: float) -> list:
         jobs = []
         live = set()
         for device in self.cluster.devices.values():
-            for pool_path, members in device.config["members"].items():
-                for member_path, member in members.items():
-                    names = device.member_rule(pool_path, member)[0]
-                    address = device.member_address(member)
-                    port = split_member_name(member["name"])[1]
-                    for name in names:
-                        key = (device.name, pool_path, member_path, name)
-                        live.add(key)
-                        settings = device.monitor_settings(name)
-                        last = self._results.get(key, {})
-                        interval = float(settings.get("interval", 5))
-                        if key not in self._in_flight and now - last.get("probed", 0) >= interval:
-                            jobs.append((key, settings, address, port))
+            for subject, _table, _key, names, _quorum, address, port in self._subjects(device):
+                for name in names:
+                    key = (device.name, *subject, name)
+                    live.add(key)
+                    settings = device.monitor_settings(name)
+                    last = self._results.get(key, {})
+                    interval = float(settings.get("interval", 5))
+                    if key not in self._in_flight and now - last.get("probed", 0) >= interval:
+                        jobs.append((key, settings, address, port))
         for key in set(self._results) - live:
             del self._results[key]
         return jobs
@@ -142,24 +157,15 @@ class HealthMonitor:
 
     def _fold(self, now: float) -> None:
         for device in self.cluster.devices.values():
-            for pool_path, members in device.config["members"].items():
-                for member_path, member in members.items():
-                    names, quorum = device.member_rule(pool_path, member)
-                    if not names:
-                        continue
-                    health = device.health.setdefault(
-                        (pool_path, member_path), {"status": "checking", "since": now, "last_ok": None}
-                    )
-                    states = [
-                        self._monitor_state(device, (device.name, pool_path, member_path, n), health["since"], now)
-                        for n in names
-                    ]
-                    need = len(names) if quorum is None else quorum
-                    ups = states.count("up")
-                    if ups >= need:
-                        status = "up"
-                    elif ups + states.count("checking") < need:
-                        status = "down"
-                    else:
-                        status = "checking"
-                    health["status"] = status
+            for subject, table, key, names, quorum, _address, _port in self._subjects(device):
+                health = table.setdefault(key, {"status": "checking", "since": now, "last_ok": None})
+                states = [self._monitor_state(device, (device.name, *subject, n), health["since"], now) for n in names]
+                need = len(names) if quorum is None else quorum
+                ups = states.count("up")
+                if ups >= need:
+                    status = "up"
+                elif ups + states.count("checking") < need:
+                    status = "down"
+                else:
+                    status = "checking"
+                health["status"] = status

@@ -17,6 +17,7 @@ import secrets
 import string
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from ..httpd import Request, Response, UnemulatedLog, write_json_atomic
@@ -51,6 +52,8 @@ class Cluster:
         for spec in config["devices"]:
             self.devices[spec["name"]] = Device(spec["name"], self.version, state_dir / f"{spec['name']}.json")
         self.hostnames = {d["name"]: d.get("hostname", d["name"]) for d in config["devices"]}
+        self.addresses = {d["name"]: d.get("address", "127.0.0.1") for d in config["devices"]}
+        self.started = time.time()  # the devices' boot, for /proc/uptime
         self._cluster_file = state_dir / "cluster.json"
         cluster = {"sync_point": 0.0, "active": config["devices"][0]["name"]}
         if self._cluster_file.exists():
@@ -299,6 +302,9 @@ class Cluster:
             (r"sys", ("GET",), self._sys),
             (r"sys/version", ("GET",), self._sys_version),
             (r"sys/provision", ("GET",), self._sys_provision),
+            (r"sys/hardware", ("GET",), self._sys_hardware),
+            (r"sys/clock", ("GET",), self._sys_clock),
+            (r"util/bash", ("POST",), self._util_bash),
             (r"ltm/pool", ("GET", "POST"), self._pools),
             (r"ltm/pool/([^/]+)", ("GET", "PATCH", "DELETE"), self._pool),
             (r"ltm/pool/([^/]+)/stats", ("GET",), lambda d, r, p: Response(200, d.pool_stats(full_path(p)))),
@@ -311,11 +317,15 @@ class Cluster:
                 lambda d, r, p, m: Response(200, d.member_stats(full_path(p), full_path(m))),
             ),
             (r"ltm/node", ("GET", "POST"), self._nodes),
+            (r"ltm/node/stats", ("GET",), lambda d, r: Response(200, d.nodes_stats())),
             (r"ltm/node/([^/]+)", ("GET", "PATCH", "DELETE"), self._node),
-            (r"ltm/monitor/(http|https|tcp|gateway-icmp)", ("GET", "POST"), self._monitors),
-            (r"ltm/monitor/(http|https|tcp|gateway-icmp)/([^/]+)", ("GET", "PATCH", "DELETE"), self._monitor),
+            (r"ltm/node/([^/]+)/stats", ("GET",), lambda d, r, n: Response(200, d.node_stats(full_path(n)))),
+            (r"ltm/monitor/(http|https|tcp|gateway-icmp|icmp)", ("GET", "POST"), self._monitors),
+            (r"ltm/monitor/(http|https|tcp|gateway-icmp|icmp)/([^/]+)", ("GET", "PATCH", "DELETE"), self._monitor),
             (r"net/tunnels/(gre|ipip)", ("GET",), self._tunnels),
             (r"cm", ("POST",), self._cm_run),
+            (r"cm/device", ("GET",), self._cm_devices),
+            (r"cm/device/([^/]+)", ("GET",), self._cm_device),
             (r"cm/device-group", ("GET",), self._device_groups),
             (r"cm/device-group/([^/]+)", ("GET",), self._device_group),
             (r"cm/sync-status", ("GET",), self._sync_status),
@@ -355,8 +365,8 @@ class Cluster:
         if "$select" in query:
             fields = [f.strip() for f in query["$select"].split(",") if f.strip()]
             items = [{k: i[k] for k in fields if k in i} for i in items]
-        if items:
-            body["items"] = items
+        if items or "$top" in query or "$skip" in query:
+            body["items"] = items  # an empty collection leaves it out; an empty page has it empty
         return Response(200, body)
 
     # --- sys ----------------------------------------------------------------------------
@@ -439,6 +449,84 @@ class Cluster:
             )
         ]
         return self._collection(device, request, "tm:sys:provision:provisioncollectionstate", "sys/provision", items)
+
+    def _stats(self, link: str, kind: str, groups: dict[str, dict]) -> Response:
+        """A stats answer with one nested entry per group (``{link}/{name}`` -> entries)."""
+        entries = {
+            f"https://localhost/mgmt/tm/{link}/{name}": {"nestedStats": {"entries": values}}
+            for name, values in groups.items()
+        }
+        return Response(
+            200, {"kind": kind, "selfLink": f"https://localhost/mgmt/tm/{link}?ver={self.version}", "entries": entries}
+        )
+
+    def _identity(self, name: str) -> tuple[str, str]:
+        """A device's chassis serial and base MAC (a VMware one), stable across lab starts."""
+        serial = str(uuid.uuid5(uuid.NAMESPACE_DNS, self.hostnames[name]))
+        return serial, "00:0c:29:" + ":".join(serial.replace("-", "")[i : i + 2] for i in (0, 2, 4))
+
+    def _sys_hardware(self, device: Device, request: Request) -> Response:
+        """sys/hardware of a BIG-IP Virtual Edition: its platform and system-info entries (shape of
+        a 14.1.2.1 VE capture in CiscoTestAutomation/genieparser's bigip get_sys_hardware test)."""
+        serial, mac = self._identity(device.name)
+
+        def nested(name: str, entries: dict) -> dict:
+            link = f"https://localhost/mgmt/tm/sys/hardware/{name}/0"
+            return {link: {"nestedStats": {"entries": entries}}}
+
+        blank = {"description": " "}
+        groups = {
+            "chassis-info": nested("chassis-info", {"maxMacCount": {"value": 1}, "regKey": {"description": "-"}}),
+            "platform": nested(
+                "platform",
+                {
+                    "baseMac": {"description": mac},
+                    "biosRev": blank,
+                    "cloudName": blank,
+                    "hypervisorName": {"description": "VMware Virtual Platform"},
+                    "marketingName": {"description": "BIG-IP Virtual Edition"},
+                },
+            ),
+            "system-info": nested(
+                "system-info",
+                {
+                    "bigipChassisSerialNum": {"description": serial},
+                    "hostBoardPartRevNum": blank,
+                    "hostBoardSerialNum": blank,
+                    "platform": {"description": "Z100"},
+                    "project_200LevelBomNum": blank,
+                    "switchBoardPartRevNum": blank,
+                    "switchBoardSerialNum": blank,
+                },
+            ),
+        }
+        return self._stats("sys/hardware", "tm:sys:hardware:hardwarestats", groups)
+
+    def _sys_clock(self, device: Device, request: Request) -> Response:
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        return self._stats("sys/clock", "tm:sys:clock:clockstats", {"0": {"fullDate": {"description": now}}})
+
+    def _util_bash(self, device: Device, request: Request) -> Response:
+        """``run util bash -c "..."``: only the two read-only commands bigip_device_info's
+        system-info subset sends (``cat /proc/uptime``, ``cat /VERSION``); anything else is
+        recorded as not emulated (the lab runs no shell for a client)."""
+        body = self._body(request)
+        args = str(body.get("utilCmdArgs", ""))
+        if body.get("command") != "run":
+            raise Unemulated(f"util bash command not emulated: {body.get('command')}")
+        if args == '-c "cat /proc/uptime"':
+            up = time.time() - self.started
+            result = f"{up:.2f} {up * 1.8:.2f}\n"
+        elif args == '-c "cat /VERSION"':
+            result = (
+                f"Product: BIG-IP\nVersion: {self.version}\nBuild: 0.0.6\nSequence: {self.version}-0.0.6.0\n"
+                "BaseBuild: 0.0.6\nEdition: Final\nDate: Thu Oct 12 12:00:00 PDT 2023\nBuilt: 231012120000\n"
+                "Changelist: 3759893\nJobID: 1515146\n"
+            )
+        else:
+            raise Unemulated(f"util bash not emulated: {args}")
+        return Response(200, {"kind": "tm:util:bash:runstate", "command": "run", "utilCmdArgs": args,
+                              "commandResult": result})  # fmt: skip
 
     # --- ltm -----------------------------------------------------------------------------
 
@@ -535,6 +623,55 @@ class Cluster:
         )
 
     # --- device group, config sync, failover ---------------------------------------------
+
+    def _device_state(self, viewer: Device, name: str) -> dict:
+        """One cm/device item as ``viewer`` lists it (the f5-ansible fixture load_tm_cm_device.json)."""
+        hostname, address = self.hostnames[name], self.addresses[name]
+        link = f"https://localhost/mgmt/tm/cm/device/~Common~{hostname}?ver={self.version}"
+        return {
+            "kind": "tm:cm:device:devicestate",
+            "name": hostname,
+            "partition": "Common",
+            "fullPath": f"/Common/{hostname}",
+            "generation": 1,
+            "selfLink": link,
+            "activeModules": ["BIG-IP, VE, LAB|LTM|Routing Bundle, VE"],
+            "baseMac": self._identity(name)[1],
+            "build": "0.0.6",
+            "cert": "/Common/dtdi.crt",
+            "chassisId": self._identity(name)[0],
+            "chassisType": "individual",
+            "configsyncIp": address,
+            "edition": "Final",
+            "failoverState": "active" if self.active == name else "standby",
+            "haCapacity": 0,
+            "hostname": hostname,
+            "key": "/Common/dtdi.key",
+            "managementIp": address,
+            "marketingName": "BIG-IP Virtual Edition",
+            "mirrorIp": address,
+            "mirrorSecondaryIp": "any6",
+            "multicastIp": "any6",
+            "multicastPort": 0,
+            "optionalModules": [],
+            "platformId": "Z100",
+            "product": "BIG-IP",
+            "selfDevice": "true" if viewer.name == name else "false",
+            "timeZone": "UTC",
+            "unicastAddress": [{"effectiveIp": address, "effectivePort": 1026, "ip": address, "port": 1026}],
+            "version": self.version,
+        }
+
+    def _cm_devices(self, device: Device, request: Request) -> Response:
+        items = [self._device_state(device, name) for name in self.devices]
+        return self._collection(device, request, "tm:cm:device:devicecollectionstate", "cm/device", items)
+
+    def _cm_device(self, device: Device, request: Request, name: str) -> Response:
+        wanted = full_path(name)
+        for candidate in self.devices:
+            if f"/Common/{self.hostnames[candidate]}" == wanted:
+                return Response(200, self._device_state(device, candidate))
+        raise F5Error(404, f"01020036:3: The requested device ({wanted}) was not found.")
 
     def _device_groups(self, device: Device, request: Request) -> Response:
         items = [self.sync.group_view(group, self.version) for group, _kind, _auto in self.sync.groups()]
