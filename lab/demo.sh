@@ -26,6 +26,10 @@ step() {
         echo "  [$(clock)] $playbook FAILED - the whole output is in $log" >&2
         exit 1
     fi
+    if grep -m1 -F '[DEPRECATION WARNING]' "$log" >&2; then
+        echo "  [$(clock)] $playbook used a deprecated feature (above; the whole output is in $log)" >&2
+        exit 1
+    fi
     local recap
     recap=$(sed -n '/PLAY RECAP/,$p' "$log" | awk 'NR > 1 && NF {
         for (i = 3; i <= NF; i++) { split($i, kv, "="); total[kv[1]] += kv[2] } }

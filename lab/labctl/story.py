@@ -412,6 +412,10 @@ def verify(story: Story) -> list[str]:
     builds = {n: b for n, b in web.builds.items() if n not in first[WEB].builds}
     if bad := {n: b["result"] for n, b in builds.items() if b["result"] != "SUCCESS"}:
         problems.append(f"{WEB}: Jenkins builds that did not succeed: {bad}")
+    for number in sorted(builds):
+        console = story.observer.console(f"autoscale-{WEB}", number)
+        if warned := [line for line in console.splitlines() if "[DEPRECATION WARNING]" in line]:
+            problems.append(f"{WEB}: build #{number} used a deprecated feature: {warned[0].strip()}")
     if web.vms or web.leases:
         problems.append(f"{WEB}: left autoscaled VMs {sorted(web.vms)} or leases {sorted(web.leases)}")
     if web.members != first[WEB].members:

@@ -172,6 +172,9 @@ def run_playbook(lab, tmp_path):
             document = json.loads(stdout)
         except ValueError:
             document = None
+        # Every playbook the tests run uses current features and vendor modules only (issue 22).
+        deprecated = [line for line in stderr.splitlines() if "[DEPRECATION WARNING]" in line]
+        assert not deprecated, f"the playbook used a deprecated feature: {deprecated[0]}"
         return PlaybookRun(process.returncode, stdout, stderr, document)
 
     def run(playbook: str | Path, *args: str, env: dict[str, str] | None = None) -> PlaybookRun:

@@ -80,6 +80,13 @@ def test_the_job_lifecycle_read_back_from_jenkins(run_playbook):
         again = run_module(run_playbook)
         assert not again["changed"] and again["operation"] == "none"
 
+        # Check mode on a change and a disable: reported, with its diff, and nothing changes in Jenkins.
+        check_change = run_module(run_playbook, check=True, keep_builds=20, enabled=False)
+        assert check_change["changed"] and check_change["operation"] == "updated", check_change
+        assert "<numToKeep>20</numToKeep>" in check_change["diff"][0]["after"]
+        assert "<numToKeep>50</numToKeep>" in jenkins("GET", f"/job/{JOB}/config.xml").text
+        assert job_json()["color"] != "disabled"
+
         changed = run_module(run_playbook, keep_builds=20)
         assert changed["changed"] and changed["operation"] == "updated"
         assert "<numToKeep>20</numToKeep>" in jenkins("GET", f"/job/{JOB}/config.xml").text
