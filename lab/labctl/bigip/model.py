@@ -225,6 +225,13 @@ def normalise_monitor_rule(rule: str) -> str:
     return " and ".join(names)
 
 
+def stats_rule(names: list[str], quorum: int | None) -> str:
+    """A monitor rule as statistics write it (``monitorRule``): no braces, "none" without one."""
+    if not names:
+        return "none"
+    return f"min {quorum} of {' '.join(names)}" if quorum is not None else " and ".join(names)
+
+
 def _objects(config: dict):
     """(section, {path: object}) for every object table of a configuration (members per pool)."""
     for section in ("pools", "nodes", "monitors"):
@@ -288,11 +295,11 @@ class Device:
     def replace_config(self, config: dict, last_change: float) -> None:
         """Config sync: take over a peer's configuration. Objects the sync changed or created
         take this device's new generation; unchanged ones keep theirs."""
-        old = self.config
+        old = dict(_objects(self.config))
         self.config = copy.deepcopy(config)
         self.generation += 1
         for section, objects in _objects(self.config):
-            before = dict(_objects(old)).get(section, {})
+            before = old.get(section, {})
             for path, obj in objects.items():
                 previous = before.get(path)
                 if previous is not None and _without_generation(previous) == _without_generation(obj):
@@ -753,11 +760,9 @@ class Device:
     def member_monitor_rule(self, pool_path: str, member: dict) -> str:
         """monitorRule as member stats show it: the pool's rule followed by "(pool monitor)"
         when the member inherits it, its own rule otherwise, "none" without one."""
-        names, quorum = self.member_rule(pool_path, member)
-        if not names:
-            return "none"
-        text = f"min {quorum} of {' '.join(names)}" if quorum is not None else " and ".join(names)
-        return f"{text} (pool monitor)" if member.get("monitor", "default") in ("default", "", None) else text
+        text = stats_rule(*self.member_rule(pool_path, member))
+        inherited = member.get("monitor", "default") in ("default", "", None)
+        return f"{text} (pool monitor)" if inherited and text != "none" else text
 
     def _member_stats_entries(self, pool_path: str, member_path: str) -> dict:
         summary = self.member_summary(pool_path, member_path)
@@ -860,9 +865,7 @@ class Device:
         disabled = node["session"] != "user-enabled"
         if disabled and state != "user-down":
             reason += ", user disabled"
-        rule = "none"
-        if names:
-            rule = f"min {quorum} of {' '.join(names)}" if quorum is not None else " and ".join(names)
+        rule = stats_rule(names, quorum)
         address = node["address"]
         conns = sum(n for key, n in self.connections.items() if key.rpartition(":")[0] == address)
         entries = {
