@@ -189,17 +189,23 @@ _ONBOARDED: list = []
 
 
 @pytest.fixture
-def prepared(run_playbook, lab, vsphere):
-    """The lab with acme-web onboarded, its template made, no state; its autoscaled VMs removed after.
-
-    Onboarding and the templates are done once per session (later tests that onboard again leave
-    them in place); each test starts with no cooldown or breaker: neither in the state document
-    nor in the metrics the alert rules read (written back to their initial values).
-    """
+def onboarded(run_playbook, lab):
+    """The lab with its services onboarded and their templates made: once per session (later tests
+    that onboard again leave them in place)."""
     if not _ONBOARDED:
         for playbook in ("playbooks/onboard.yml", "playbooks/create_template.yml"):
             assert run_playbook(playbook).returncode == 0
         _ONBOARDED.append(True)
+    return lab
+
+
+@pytest.fixture
+def prepared(onboarded, run_playbook, lab, vsphere):
+    """The lab with acme-web onboarded, its template made, no state; its autoscaled VMs removed after.
+
+    Each test starts with no cooldown or breaker: neither in the state document nor in the metrics
+    the alert rules read (written back to their initial values).
+    """
     state = lab.state / "statehost" / "vm_autoscale" / "services" / "acme-web.json"
     state.unlink(missing_ok=True)
     metrics = lab.state / "statehost" / "textfile" / "vm_autoscale_acme-web_state.prom"
