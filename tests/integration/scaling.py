@@ -1,39 +1,28 @@
 """What the scale-out and scale-in tests read back (acme-web), and the fixture that prepares the lab."""
 
 import json
-from pathlib import Path
 
 from labclient import F5_A, F5_B, f5, vm_names
 
-REPO = Path(__file__).resolve().parents[2]
 POOL = "/mgmt/tm/ltm/pool/~Common~acme-web-pool"
 
-# Removes every VM the autoscaler made for acme-web, with the shared removal steps (the internal
-# role scale_common) and the scale_out role's settings.
-REMOVE_AUTOSCALED = f"""
+# Removes every VM the autoscaler made for acme-web, with the role's own undo steps.
+REMOVE_AUTOSCALED = """
 - name: Remove acme-web's autoscaled VMs
   hosts: acme-web
   gather_facts: false
-  vars_files:
-    - {REPO}/roles/scale_out/defaults/main.yml
   tasks:
-    - name: Start a run of the shared steps with the scale_out role's settings
-      ansible.builtin.include_role:
-        name: danacloud.vm_autoscale.scale_common
-        tasks_from: start
-      vars:
-        scale_common_role: scale_out
     - name: Find the F5 devices to write to
       ansible.builtin.include_role:
-        name: danacloud.vm_autoscale.scale_common
-        tasks_from: f5_targets
+        name: danacloud.vm_autoscale.scale_out
+        tasks_from: f5_targets.yml
     - name: Undo each VM
       ansible.builtin.include_role:
-        name: danacloud.vm_autoscale.scale_common
-        tasks_from: remove_vm
-      loop: "{{{{ autoscaled }}}}"
+        name: danacloud.vm_autoscale.scale_out
+        tasks_from: undo.yml
+      loop: "{{ autoscaled }}"
       loop_control:
-        loop_var: scale_common_vm
+        loop_var: scale_out_vm
 """
 
 
