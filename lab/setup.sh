@@ -74,14 +74,15 @@ if [[ $mode == demo ]]; then
 fi
 
 # The tests' caches for ansible's module payloads - their bytecode (tests/bytecode_cache.py) and
-# the imports found in their source (tests/module_deps_cache.py): active only where
+# the imports found in their source (tests/module_deps_cache.py) - and for the code Jinja compiles
+# templates to (tests/template_cache.py): active only where
 # VM_AUTOSCALE_BYTECODE_CACHE is set (tests/stages.sh sets it).
 site_packages="$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-for cache in bytecode_cache module_deps_cache; do
+for cache in bytecode_cache module_deps_cache template_cache; do
     cmp -s "tests/$cache.py" "$site_packages/vm_autoscale_$cache.py" ||
         cp "tests/$cache.py" "$site_packages/vm_autoscale_$cache.py"
 done
-echo 'import os; d = os.environ.get("VM_AUTOSCALE_BYTECODE_CACHE"); d and (__import__("vm_autoscale_bytecode_cache").install(d), __import__("vm_autoscale_module_deps_cache").install(d))' \
+echo 'import os; d = os.environ.get("VM_AUTOSCALE_BYTECODE_CACHE"); d and __import__("vm_autoscale_bytecode_cache").install(d)' \
     > "$site_packages/vm_autoscale_bytecode_cache.pth"
 
 # ansible-test: the pip bootstrap it cannot download here, and its sanity virtualenvs, which

@@ -15,20 +15,17 @@ builds modules both ways and compares the zips byte for byte): the sources still
 It patches private parts of ansible-core's ``ansible.executor.module_common`` (``_compile_module_ast``
 parses lazily, ``_get_module_metadata`` parses the module itself, ``ModuleDepFinder`` answers from
 the cache) - when that module is first imported, and only on the ansible-core line it was written
-against (2.19); on any other version it does nothing. ``tests/bytecode_cache.py`` installs it, where
-``VM_AUTOSCALE_BYTECODE_CACHE`` is set (``make test``); never in an operator's run.
+against (2.19); on any other version it does nothing. ``tests/bytecode_cache.py`` arms it where
+``VM_AUTOSCALE_BYTECODE_CACHE`` is set (``make test``): this file is imported only when ansible's
+module builder is; never in an operator's run.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.abc
-import importlib.util
 import json
 import os
-import sys
 
-TARGET = "ansible.executor.module_common"
 VERSIONS = ("2.19.",)
 
 
@@ -52,7 +49,7 @@ class _Found:
         self.submodules, self.optional_imports = submodules, optional_imports
 
 
-def _patch(module, folder: str) -> None:
+def patch(module, folder: str) -> None:
     from ansible import __version__  # ansible is being imported by now
 
     names = ("_compile_module_ast", "_get_module_metadata", "ModuleDepFinder")
@@ -111,34 +108,9 @@ def _patch(module, folder: str) -> None:
     module.vm_autoscale_module_deps = store
 
 
-class _PatchOnImport(importlib.abc.MetaPathFinder):
-    """Patches ``TARGET`` right after its first import, wherever that happens."""
-
-    def __init__(self, folder: str):
-        self.folder = folder
-
-    def find_spec(self, fullname, path, target=None):
-        if fullname != TARGET:
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
-        if spec is None or spec.loader is None:
-            return spec
-        execute, folder = spec.loader.exec_module, self.folder
-
-        def exec_module(module):
-            execute(module)
-            _patch(module, folder)
-
-        spec.loader.exec_module = exec_module
-        return spec
-
-
 def install(folder: str) -> None:
-    """Keep the imports found in module source under ``folder``, from the next import of ansible's module builder."""
-    if any(isinstance(finder, _PatchOnImport) for finder in sys.meta_path):
-        return  # installed already (site reads a venv's .pth files twice where lib64 links to lib)
-    if TARGET in sys.modules:
-        _patch(sys.modules[TARGET], folder)
-    else:
-        sys.meta_path.insert(0, _PatchOnImport(folder))
+    """Keep the imports found in module source under ``folder`` (its unit test; ``make test`` arms it
+    through ``tests/bytecode_cache.py``, which patches the module builder when ansible imports it)."""
+    import ansible.executor.module_common as module
+
+    patch(module, folder)
