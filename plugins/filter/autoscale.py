@@ -9,11 +9,12 @@ import json
 from ansible.errors import AnsibleFilterError
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import (
     _alertmanager,
-    _capacity,
     _drift,
     _events,
     _model,
     _monitoring,
+    _pipelines,
+    _plan,
     _request,
     _rules,
 )
@@ -99,7 +100,7 @@ def autoscale_token_problems(tokens: dict, scope: list | None = None) -> list:
 
 def autoscale_jenkins_jobs(names: list, configs: list, tokens: list, enabled: bool = True, limits=None) -> list:
     try:
-        return _model.jenkins_jobs(
+        return _pipelines.jenkins_jobs(
             _plain(list(names)), _plain(list(configs)), list(tokens), bool(enabled), _plain(limits or {})
         )
     except ValueError as exc:
@@ -109,7 +110,7 @@ def autoscale_jenkins_jobs(names: list, configs: list, tokens: list, enabled: bo
 def autoscale_run_bound(limits, scale_out_step=1, scale_in_step=1) -> dict:
     """The longest a run may take (seconds): scale_out, scale_in and run (docs/operations.md)."""
     try:
-        return _model.run_bound(_plain(limits or {}), scale_out_step, scale_in_step)
+        return _pipelines.run_bound(_plain(limits or {}), scale_out_step, scale_in_step)
     except ValueError as exc:
         raise AnsibleFilterError(f"autoscale_run_bound: {exc}") from exc
 
@@ -120,34 +121,6 @@ def autoscale_event_table(events: list) -> list:
         return _events.event_table(_plain(events))
     except ValueError as exc:
         raise AnsibleFilterError(f"autoscale_event_table: {exc}") from exc
-
-
-_TRUE = ("true", "yes", "1", "on")
-PROTECT_KEY = "guestinfo.vm_autoscale.protected"
-
-
-def autoscale_removable_vms(instances: list, static_names: list, protect_key: str = PROTECT_KEY) -> list:
-    """Names of the VMs scale-in may remove, the one to remove first first.
-
-    ``instances`` are ``vmware_guest_info`` instances. Only VMs the autoscaler made
-    (``guestinfo.vm_autoscale.role`` = ``autoscaled``), never a static member, never a VM whose
-    ``protect_key`` setting is true; newest first (``guestinfo.vm_autoscale.created_at``, then name).
-    """
-    if not isinstance(instances, list):
-        raise AnsibleFilterError("autoscale_removable_vms: expects the instances that vmware_guest_info returns")
-    static = set(_plain(list(static_names or [])))
-    chosen = []
-    for instance in _plain(instances):
-        if not isinstance(instance, dict):
-            continue
-        settings = instance.get("advanced_settings") or {}
-        name = instance.get("hw_name")
-        if not name or name in static or settings.get("guestinfo.vm_autoscale.role") != "autoscaled":
-            continue
-        if str(settings.get(protect_key, "")).strip().lower() in _TRUE:
-            continue
-        chosen.append((settings.get("guestinfo.vm_autoscale.created_at", ""), name))
-    return [name for _created, name in sorted(chosen, reverse=True)]
 
 
 def autoscale_alert_request(payload, service: str) -> dict:
@@ -198,14 +171,12 @@ def autoscale_drift(  # noqa: PLR0917 - a filter's arguments are positional in J
         raise AnsibleFilterError(f"autoscale_drift: cannot compare the systems of {service}: {exc!r}") from exc
 
 
-def autoscale_scale_out_count(members: list, service: str, autoscaled: list, member_port: int, limits: dict) -> dict:
-    """How many VMs a scale-out of ``service`` may add, and why none (_capacity.scale_out_count)."""
+def autoscale_plan(facts: dict, decision: str):
+    """One decision of a scale action - guards, scale_out, scale_in or template - from what the role read (_plan)."""
     try:
-        return _capacity.scale_out_count(
-            str(service), _plain(list(members)), _plain(list(autoscaled)), int(member_port), _plain(limits)
-        )
+        return _plan.plan(str(decision), _plain(facts))
     except (KeyError, TypeError, ValueError) as exc:
-        raise AnsibleFilterError(f"autoscale_scale_out_count: cannot count the capacity of {service}: {exc!r}") from exc
+        raise AnsibleFilterError(f"autoscale_plan: cannot decide {decision}: {exc!r}") from exc
 
 
 class FilterModule:
@@ -222,10 +193,9 @@ class FilterModule:
             "autoscale_jenkins_jobs": autoscale_jenkins_jobs,
             "autoscale_run_bound": autoscale_run_bound,
             "autoscale_event_table": autoscale_event_table,
-            "autoscale_removable_vms": autoscale_removable_vms,
             "autoscale_alert_request": autoscale_alert_request,
             "autoscale_alert_query": autoscale_alert_query,
             "autoscale_alert_verify": autoscale_alert_verify,
             "autoscale_drift": autoscale_drift,
-            "autoscale_scale_out_count": autoscale_scale_out_count,
+            "autoscale_plan": autoscale_plan,
         }

@@ -1,0 +1,213 @@
+# Copyright: (c) 2026, Dana Cloud platform team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a scale action decides, for both directions, in one place. Private.
+
+The scale roles read the systems (the lock and the service's state, the F5 pools, vCenter) and
+hand what they read to the ``autoscale_plan`` filter, which calls these functions; the roles
+only act on the answer. Each decision is a pure function of what was read:
+
+- ``guards``: the refusals that need no read of the F5 devices or vCenter (another run holds
+  the lock, autoscaling disabled, the circuit breaker open, the cooldown running), as the reason
+  the run skips, or empty.
+- ``scale_out``: the service's instance count (its F5 members plus its autoscaled VMs in vCenter
+  that are not members, so that a VM left outside the pool by a crash still counts against
+  ``max_instances``), how many VMs it may add - the smallest of the step, the per-run ceiling,
+  the room below ``max_instances`` and the room below the site-wide cap of autoscaled VMs, which
+  is counted in vCenter across every service by the autoscaler's own marks
+  (``guestinfo.vm_autoscale.role = autoscaled``) - the new VMs' names, and why none.
+- ``scale_in``: the VMs to remove (only VMs the autoscaler made, never a static member or a
+  protected VM, newest first), how many - the smallest of the step, the per-run ceiling and the
+  room above ``min_instances`` - and why none.
+- ``template``: what is wrong with the template the new VMs are cloned from, or empty.
+"""
+
+from __future__ import annotations
+
+import re
+
+ROLE_KEY = "guestinfo.vm_autoscale.role"
+CREATED_KEY = "guestinfo.vm_autoscale.created_at"
+PROTECT_KEY = "guestinfo.vm_autoscale.protected"
+_TRUE = ("true", "yes", "1", "on")
+DIRECTIONS = ("scale_out", "scale_in")
+
+
+def _positive(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} is {value!r}, expected a whole number, at least 1")
+    return value
+
+
+def _count(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} is {value!r}, expected a whole number, at least 0")
+    return value
+
+
+def guards(state: dict, enabled: bool, respect_cooldown: bool) -> str:
+    """Why the run does nothing before reading F5 or vCenter, or ``""``.
+
+    ``state`` is what ``autoscale_lock`` returned when the run took the lock (``acquired``,
+    ``busy_reason``, ``suspended``, ``state``, ``cooldown_remaining``), or what ``autoscale_state``
+    returned for a dry run, which takes no lock (no ``acquired``).
+    """
+    if not state.get("acquired", True):
+        return str(state.get("busy_reason") or "another run of the service holds its lock")
+    if not enabled:
+        return "autoscaling of the service is disabled in the inventory (autoscale.enabled)"
+    if state.get("suspended"):
+        recorded = state.get("state") or {}
+        why = f": {recorded['suspended_reason']}" if recorded.get("suspended_reason") else ""
+        return (
+            f"suspended by the circuit breaker since {recorded.get('suspended_at', 'unknown')}{why}"
+            " (reset: playbooks/breaker_reset.yml)"
+        )
+    remaining = int(state.get("cooldown_remaining") or 0)
+    if respect_cooldown and remaining > 0:
+        return f"in cooldown for {remaining} s more"
+    return ""
+
+
+def numbered(names: list, prefix: str) -> dict:
+    """The names of the form ``<prefix><digits>``, each with its number."""
+    pattern = re.compile(re.escape(prefix) + r"(\d+)")
+    found = {}
+    for name in names:
+        match = pattern.fullmatch(str(name))
+        if match:
+            found[str(name)] = int(match.group(1))
+    return found
+
+
+def scale_out(
+    *,
+    service: str,
+    members: list,
+    folder_vms: list,
+    autoscaled: list,
+    member_port: int,
+    limits: dict,
+    prefix: str,
+) -> dict:
+    """The plan of one scale-out of ``service``.
+
+    ``members`` are the pool's member names (``ip:port``); ``folder_vms`` the names of the VMs in
+    the service's folder; ``autoscaled`` the autoscaled VMs of every service in vCenter (``{name,
+    service, ip}``); ``limits`` has ``step``, ``max_instances``, ``max_vms_per_run`` and
+    ``max_autoscaled_vms``; new VMs are named ``<prefix><number>``, numbered on from the highest in
+    the folder, at least 4 digits. Returns ``instances``, ``autoscaled`` (the service's autoscaled
+    VM names in the folder), ``outside_pool`` (names), ``site_autoscaled``, ``count``, ``planned``
+    (the new names), ``reason`` (why ``count`` is 0) and ``limit`` (the limit that made it 0:
+    ``max_instances`` or ``site_cap``, else empty).
+    """
+    step = _positive("step", limits["step"])
+    maximum = _positive("max_instances", limits["max_instances"])
+    per_run = _positive("max_vms_per_run", limits["max_vms_per_run"])
+    cap = _positive("max_autoscaled_vms", limits["max_autoscaled_vms"])
+    members = list(members)
+    mine = [vm for vm in autoscaled if vm.get("service") == service]
+    outside = sorted(vm["name"] for vm in mine if f"{vm.get('ip')}:{member_port}" not in members)
+    instances = len(members) + len(outside)
+    site = len(autoscaled)
+    count = max(0, min(step, per_run, maximum - instances, cap - site))
+    reason, limit = "", ""
+    if count < 1 and instances >= maximum:
+        limit = "max_instances"
+        reason = f"at max: {instances} of {maximum} instances"
+        if outside:
+            reason += (
+                f" ({len(outside)} autoscaled VM(s) outside the F5 pool count too: {', '.join(outside)};"
+                " playbooks/reconcile.yml puts them back or removes them)"
+            )
+    elif count < 1:
+        limit = "site_cap"
+        reason = (
+            f"at the site-wide cap: {site} autoscaled VMs in vCenter across all services, of "
+            f"vm_autoscale_max_autoscaled_vms {cap} (raise it, or scale other services in)"
+        )
+    existing = numbered(folder_vms, prefix)
+    first = max(existing.values(), default=0) + 1
+    return {
+        "instances": instances,
+        "autoscaled": list(existing),
+        "outside_pool": outside,
+        "site_autoscaled": site,
+        "count": count,
+        "planned": [f"{prefix}{number:04d}" for number in range(first, first + count)],
+        "reason": reason,
+        "limit": limit,
+    }
+
+
+def removable(instances: list, static_names: list, protect_key: str = PROTECT_KEY) -> list:
+    """Names of the VMs a scale-in may remove, the one to remove first first.
+
+    ``instances`` are ``vmware_guest_info`` instances. Only VMs the autoscaler made
+    (``guestinfo.vm_autoscale.role`` = ``autoscaled``), never a static member, never a VM whose
+    ``protect_key`` setting is true; newest first (``guestinfo.vm_autoscale.created_at``, then name).
+    """
+    static = set(static_names or [])
+    chosen = []
+    for instance in instances:
+        if not isinstance(instance, dict):
+            continue
+        settings = instance.get("advanced_settings") or {}
+        name = instance.get("hw_name")
+        if not name or name in static or settings.get(ROLE_KEY) != "autoscaled":
+            continue
+        if str(settings.get(protect_key, "")).strip().lower() in _TRUE:
+            continue
+        chosen.append((str(settings.get(CREATED_KEY, "")), str(name)))
+    return [name for _created, name in sorted(chosen, reverse=True)]
+
+
+def scale_in(members: list, instances: list, static_names: list, limits: dict, protect_key: str = PROTECT_KEY) -> dict:
+    """The plan of one scale-in.
+
+    ``members`` are the pool's member names; ``instances`` what ``vmware_guest_info`` returned for
+    the service's autoscaled VMs; ``limits`` has ``step``, ``max_vms_per_run`` and
+    ``min_instances``. Returns ``instances``, ``removable`` (names, first to remove first),
+    ``victims`` (the names to remove now), ``count`` and ``reason`` (why none).
+    """
+    step = _positive("step", limits["step"])
+    per_run = _positive("max_vms_per_run", limits["max_vms_per_run"])
+    minimum = _count("min_instances", limits["min_instances"])
+    candidates = removable(instances, static_names, protect_key)
+    present = len(list(members))
+    count = min(step, per_run, present - minimum)
+    if count < 1:
+        reason = f"at min: {present} of min {minimum} instances"
+    elif not candidates:
+        reason = "no VM may be removed: only static members and protected VMs are left"
+    else:
+        reason = ""
+    victims = candidates[: max(count, 0)] if not reason else []
+    return {"instances": present, "removable": candidates, "victims": victims, "count": len(victims), "reason": reason}
+
+
+def template(found: dict, made_from: str, source_vm: str) -> str:
+    """What is wrong with the template the new VMs are cloned from, or ``""``.
+
+    ``found`` is ``autoscale_vm_info``'s answer for the template (``exists``, ``count``,
+    ``template``); ``made_from`` the source VM ``create_template.yml`` recorded (or empty);
+    ``source_vm`` the one the inventory names (or empty).
+    """
+    if not found.get("exists"):
+        return "is not in vCenter"
+    if int(found.get("count", 1)) > 1:
+        return f"is one of {found['count']} objects of that name in vCenter (a clone by name is ambiguous)"
+    if not found.get("template"):
+        return "is a VM, not a template"
+    if source_vm and made_from and made_from != source_vm:
+        return f"was made from {made_from}, but autoscale.template.source_vm is {source_vm}"
+    return ""
+
+
+def plan(decision: str, facts: dict) -> dict | str:
+    """One decision (guards, scale_out, scale_in or template) from ``facts``, named as its arguments."""
+    functions = {"guards": guards, "scale_out": scale_out, "scale_in": scale_in, "template": template}
+    if decision not in functions:
+        raise ValueError(f"decision is {decision!r}, expected one of {', '.join(sorted(functions))}")
+    if not isinstance(facts, dict):
+        raise ValueError(f"the facts of decision {decision} are a {type(facts).__name__}, expected a mapping")
+    return functions[decision](**facts)
