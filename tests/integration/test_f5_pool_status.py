@@ -71,3 +71,32 @@ def test_errors_name_the_device_and_the_cause(run_playbook):
     finally:
         emulator("f5", "POST", "/devices/bigip-b/reachable", {"reachable": True})
         wait_for(lambda: f5("GET", "/mgmt/tm/sys/version", device=F5_B).status_code == 200, 10, "bigip-b back")
+
+
+def test_the_f5_action_group_gives_both_f5_modules_their_login_once(run_playbook):
+    """module_defaults for group/danacloud.vm_autoscale.f5 (meta/runtime.yml): no login in the tasks."""
+    run = run_playbook(textwrap.dedent("""
+    - hosts: plg-lab
+      gather_facts: false
+      module_defaults:
+        group/danacloud.vm_autoscale.f5:
+          username: "{{ f5_username }}"
+          password: "{{ f5_password }}"
+          ca_path: "{{ vm_autoscale_ca_path }}"
+      tasks:
+        - name: status
+          danacloud.vm_autoscale.f5_pool_status:
+            devices: "{{ f5_devices }}"
+            pool: globex-api-pool
+            failover: true
+        - name: sync
+          danacloud.vm_autoscale.f5_config_sync:
+            server: "{{ f5_devices[0].server }}"
+            server_port: "{{ f5_devices[0].server_port }}"
+            device_group: "{{ f5_device_group }}"
+          check_mode: true
+    """))  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:]
+    read = run.task("status")
+    assert read["active"] == "bigip-a" and read["member_names"] == ["198.18.2.11:8080", "198.18.2.12:8080"]
+    assert run.task("sync").get("failed") is not True
