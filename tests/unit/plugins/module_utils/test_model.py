@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _model
+from services import minimal
 
 REPO = Path(__file__).resolve().parents[4]
 LAB = REPO / "inventories" / "lab" / "host_vars"
@@ -14,20 +15,6 @@ LAB_SITE = {"scrape_interval": yaml.safe_load((REPO / "lab" / "plan.yml").read_t
 
 def lab_services():
     return {path.stem: yaml.safe_load(path.read_text())["autoscale"] for path in LAB.glob("*.yml")}
-
-
-def minimal():
-    return {
-        "template": {"name": "tpl-shop"},
-        "f5": {"pool_name": "shop-pool", "vip": "198.18.5.10", "vip_port": 443, "member_port": 8080},
-        "network": {
-            "subnet": "198.18.5.0/24",
-            "gateway": "198.18.5.1",
-            "port_group": "pg-shop",
-            "ip_pool_start": "198.18.5.100",
-            "ip_pool_end": "198.18.5.150",
-        },
-    }
 
 
 def messages(services):
