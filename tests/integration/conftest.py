@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _rules
-from labclient import F5_A, F5_B, emulator, vm_names
+from labclient import F5_A, F5_B, emulator
 from labctl import netns, vcsim
 from labctl.plan import load_plan
 from labctl.state import client_environment, default_paths
 from pyVim.connect import Disconnect
-from scaling import REMOVE_AUTOSCALED, members
+from scaling import members, remove_autoscaled
 
 REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / "lab" / "lab"
@@ -212,10 +212,7 @@ def prepared(onboarded, run_playbook, lab, vsphere):
     metrics.write_text(_rules.initial_state_metrics("acme-web", {"static_members": [{}, {}]}))
     yield lab
     emulator("f5", "DELETE", "/faults")  # before the cleanup, which talks to the F5 too
-    autoscaled = [name for name in vm_names(vsphere) if name.startswith("acme-web-auto-")]
-    if autoscaled:
-        removed = run_playbook(REMOVE_AUTOSCALED, "-e", json.dumps({"autoscaled": autoscaled}))
-        assert removed.returncode == 0, removed.stdout[-3000:]
+    remove_autoscaled(lab, vsphere)
     state.unlink(missing_ok=True)
     for device in (F5_A, F5_B):
         assert members(device) == ["198.18.1.11:80", "198.18.1.12:80"], f"cleanup left members on {device}"

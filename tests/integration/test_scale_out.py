@@ -13,7 +13,7 @@ import yaml
 from conftest import REPO
 from labclient import F5_A, F5_B, emulator, f5, find_vm, prometheus_value, unreachable_route, vm_names, wait_for
 from labctl.plan import load_plan
-from scaling import POOL, REMOVE_AUTOSCALED, events, leases, members, service_state, snapshot, targets
+from scaling import POOL, events, leases, members, remove_autoscaled, service_state, snapshot, targets
 
 VCENTER = load_plan().vcenter["address"]
 
@@ -177,10 +177,7 @@ def test_two_services_at_once_both_scale(run_playbook, prepared, vsphere):
         assert 400 in [c["status"] for c in syncs] and 200 in [c["status"] for c in syncs], syncs
         assert emulator("f5", "GET", "/sync-status")["status"] == "In Sync"
     finally:
-        globex = [n for n in vm_names(vsphere) if n.startswith("globex-api-auto-")]
-        if globex:
-            cleanup = REMOVE_AUTOSCALED.replace("acme-web", "globex-api")
-            assert run_playbook(cleanup, "-e", json.dumps({"autoscaled": globex})).returncode == 0
+        remove_autoscaled(prepared, vsphere, "globex-api")
         globex_state.unlink(missing_ok=True)
 
 
