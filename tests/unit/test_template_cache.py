@@ -17,6 +17,14 @@ TEMPLATES = [
     "{{ missing_variable | default('default') }}",
     "{{ vms | no_such_filter }}",  # a compile error: the same message with and without the cache
 ]
+# Expressions, as a task's when: or an assert's that: (compiled by Jinja's compile_expression).
+EXPRESSIONS = [
+    "vms | length > 1 and enabled",
+    "'a' in vms and index is divisibleby 7",
+    "vms | no_such_filter",
+    "index is no_such_test",
+    "index >",  # a syntax error
+]
 # Renders TEMPLATES with ansible's templar, with the cache installed when a folder is given; prints
 # the results (or errors) and how many pieces of generated Python were compiled.
 RENDER = """
@@ -39,6 +47,11 @@ for template in {templates!r}:
         results.append(repr(templar.template(trust_as_template(template))))
     except Exception as error:
         results.append(type(error).__name__ + ": " + str(error).splitlines()[0])
+for expression in {expressions!r}:
+    try:
+        results.append(repr(templar.evaluate_expression(trust_as_template(expression))))
+    except Exception as error:
+        results.append(type(error).__name__ + ": " + str(error).splitlines()[0])
 print(json.dumps({{"results": results, "compiled": len(compiled)}}))
 """
 # make test runs with the caches on (VM_AUTOSCALE_BYTECODE_CACHE): the probes install their own.
@@ -46,7 +59,7 @@ WITHOUT_CACHES = {key: value for key, value in os.environ.items() if key != "VM_
 
 
 def render(cache: str) -> dict:
-    code = RENDER.format(tests=str(REPO / "tests"), cache=cache, templates=TEMPLATES)
+    code = RENDER.format(tests=str(REPO / "tests"), cache=cache, templates=TEMPLATES, expressions=EXPRESSIONS)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=WITHOUT_CACHES)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.splitlines()[-1])
@@ -57,7 +70,9 @@ def test_templates_render_the_same_and_a_warm_cache_compiles_nothing(tmp_path):
     cold = render(str(tmp_path / "cache"))
     warm = render(str(tmp_path / "cache"))
     assert cold["results"] == plain["results"] and warm["results"] == plain["results"]
-    assert plain["results"][0] == "'acme-web-auto-0007'" and "no_such_filter" in plain["results"][-1]
+    assert plain["results"][0] == "'acme-web-auto-0007'" and "no_such_filter" in plain["results"][len(TEMPLATES) - 1]
+    assert plain["results"][len(TEMPLATES) :][:2] == ["True", "True"]
+    assert all("Error" in result for result in plain["results"][-3:])
     assert plain["compiled"] >= len(TEMPLATES) - 1 and cold["compiled"] == plain["compiled"]
     assert warm["compiled"] == 0
     assert list((tmp_path / "cache" / "jinja-code").rglob("*"))
@@ -65,7 +80,7 @@ def test_templates_render_the_same_and_a_warm_cache_compiles_nothing(tmp_path):
 
 def test_a_broken_entry_is_compiled_again_and_replaced(tmp_path):
     render(str(tmp_path / "cache"))
-    entries = [path for path in (tmp_path / "cache" / "jinja-code").rglob("*") if path.is_file()]
+    entries = [path for path in (tmp_path / "cache").rglob("*") if path.is_file()]
     for entry in entries:
         entry.write_bytes(b"not marshal data")
     again = render(str(tmp_path / "cache"))
@@ -88,3 +103,44 @@ def test_the_virtualenv_hook_patches_jinja_and_the_module_builder_only_when_they
         str(tmp_path / "jinja-code"),
         str(tmp_path / "module-deps"),
     ]
+
+
+# A whole template cached under its source: a filter that is gone, or now takes the context, must
+# not be served from the cache (plain Jinja, with and without the cache, in fresh processes).
+FILTERS = """
+import json, sys
+sys.path.insert(0, {tests!r})
+import template_cache
+if {cache!r}:
+    template_cache.install({cache!r})
+import jinja2
+results = []
+def double(value):
+    return value * 2
+@jinja2.pass_context
+def double_in_context(context, value):
+    return value * 2 + context["offset"]
+for filters in ({{"double": double}}, {{}}, {{"double": double_in_context}}):
+    environment = jinja2.Environment()
+    environment.filters.update(filters)
+    try:
+        results.append(environment.from_string("{{{{ 20 | double }}}}").render(offset=1))
+    except Exception as error:
+        results.append(type(error).__name__ + ": " + str(error))
+print(json.dumps(results))
+"""
+
+
+def test_a_cached_template_is_compiled_again_when_a_filter_it_uses_is_gone_or_changed(tmp_path):
+    def run(cache: str) -> list:
+        code = FILTERS.format(tests=str(REPO / "tests"), cache=cache)
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=False, env=WITHOUT_CACHES
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout.splitlines()[-1])
+
+    plain = run("")
+    assert plain == ["40", "TemplateAssertionError: No filter named 'double'.", "41"]
+    assert run(str(tmp_path / "cache")) == plain
+    assert run(str(tmp_path / "cache")) == plain  # warm
