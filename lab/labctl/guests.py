@@ -14,7 +14,8 @@ active F5 device has enabled and available in a pool; the others idle. Each serv
 connections in proportion to its load, reported to the F5 emulator (``Connections``): each one
 ends after its own lifetime (``connection_seconds`` on average), and a member that is disabled or
 down gets no new ones but keeps its open ones until they end, as a real BIG-IP member does; long
-sessions (``lab/load --vm VM --hold N --seconds S``) stay open S seconds whatever the member's
+sessions (``lab/load --vm VM --hold N --seconds S``) stay open S seconds (or until ``lab/load --vm VM
+--release`` ends them) whatever the member's
 state. Powered off or deleted: the IP is removed and stops answering.
 """
 
@@ -75,6 +76,11 @@ class Connections:
 
     def hold(self, now: float, count: int, seconds: float) -> None:
         self.held.extend([now + seconds] * count)
+
+    def release(self) -> int:
+        """End the held sessions now (as their clients hanging up); the number ended."""
+        ended, self.held = len(self.held), []
+        return ended
 
     def drop(self) -> None:
         self.ends, self.held = [], []
@@ -416,6 +422,14 @@ class GuestSimulator:
                     guest.connections.hold(time.monotonic(), count, seconds)
                     log(f"{vm} holds {count} connections for {seconds:g} s")
                     return Response(200, {"vm": vm, "connections": guest.connections.count})
+                if path.startswith("/guests/") and path.endswith("/hold") and method == "DELETE":
+                    vm = path.split("/")[2]
+                    guest = self.guests.get(vm)
+                    if guest is None:
+                        return Response(404, {"message": f"no guest {vm!r}"})
+                    ended = guest.connections.release()
+                    log(f"{vm}: {ended} held connections ended")
+                    return Response(200, {"vm": vm, "ended": ended, "connections": guest.connections.count})
                 if path.startswith("/guests/") and method == "PUT":
                     vm = path.split("/", 2)[2]
                     health = body.get("health")

@@ -9,6 +9,7 @@ lab/load --vm VM HEALTH       switch a VM's guest: healthy, unhealthy (/health a
 lab/load --vm VM --hold N --seconds S
                               open N long sessions on the VM that stay open S seconds whatever
                               the F5 does with its member (a drain waits for them)
+lab/load --vm VM --release    end the VM's held sessions now (a test that must not race their end)
 """
 
 from __future__ import annotations
@@ -30,11 +31,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("demand", nargs="?", type=float)
     parser.add_argument("--hold", type=int, metavar="N", help="with --vm: open N long sessions on it")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the held sessions stay open")
+    parser.add_argument("--release", action="store_true", help="with --vm: end its held sessions now")
     args = parser.parse_args(argv)
-    if args.hold is not None and not args.vm:
-        parser.error("--hold needs --vm VM")
+    if (args.hold is not None or args.release) and not args.vm:
+        parser.error("--hold and --release need --vm VM")
     socket_path = control_socket(default_paths(), "guests")
     try:
+        if args.release:
+            answer = control(socket_path, "DELETE", f"/guests/{args.vm}/hold")
+            print(f"{args.vm}: {answer['ended']} held sessions ended, {answer['connections']} connections open")
+            return 0
         if args.vm and args.hold is not None:
             answer = control(socket_path, "POST", f"/guests/{args.vm}/hold",
                              {"connections": args.hold, "seconds": args.seconds})  # fmt: skip

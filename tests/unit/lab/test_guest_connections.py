@@ -32,3 +32,12 @@ def test_held_sessions_stay_open_whatever_the_member_state():
     pool.hold(100.0, 5, 10.0)
     pool.drop()  # powered off
     assert pool.count == 0
+
+
+def test_released_sessions_end_at_once_and_the_others_stay():
+    pool = Connections(100.0)
+    pool.step(0.0, 2, serving=True)
+    pool.hold(0.0, 3, 600.0)
+    assert pool.step(1.0, 2, serving=True) == 5
+    assert pool.release() == 3 and pool.release() == 0
+    assert pool.step(2.0, 2, serving=True) == 2  # the load's own connections, not the held ones
