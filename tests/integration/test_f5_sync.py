@@ -100,8 +100,9 @@ def test_a_slow_sync_is_waited_through_pending_and_not_all_devices_synced(run_pl
 def test_a_sync_that_starts_late_fails_the_vendor_module_but_not_ours(run_playbook, pending_pool):
     # A sync still "Changes Pending" at the vendor module's first look (3 s) makes it fail with the
     # recommended action (f5-ansible issues #2065, #2378); ours, asked next, finds the sync under
-    # way (its own ask refused), waits, and ends in sync.
-    emulator("f5", "PUT", "/sync-timing", {"start_seconds": 5, "seconds": 1})
+    # way (its own ask refused), waits, and ends in sync. The sync starts 12 s after the ask: the
+    # vendor module looks 3 s after its ask, so a busy machine has 9 s of margin, not 2.
+    emulator("f5", "PUT", "/sync-timing", {"start_seconds": 12, "seconds": 1})
     results = run_both(run_playbook, "vendor", "ours")
     vendor, ours = results["vendor"], results["ours"]
     assert vendor.get("failed"), vendor
