@@ -36,6 +36,14 @@ import sys
 VERSIONS = ("3.1.",)
 
 
+def _known_jinja(known: list) -> bool:
+    """Whether this Jinja is the line this was written for, looked up once (``known`` keeps it):
+    its version is set only after ``jinja2.environment`` is imported and patched."""
+    if not known:
+        known.append(str(getattr(sys.modules.get("jinja2"), "__version__", "")).startswith(VERSIONS))
+    return known[0]
+
+
 def patch(module, folder: str) -> None:
     environment = getattr(module, "Environment", None)
     if environment is None or getattr(environment._compile, "cache_folder", None) is not None:
@@ -46,9 +54,7 @@ def patch(module, folder: str) -> None:
     known = []  # whether this Jinja is the line this was written for (its version is set after this module)
 
     def cached(self, source, filename):
-        if not known:
-            known.append(str(getattr(sys.modules.get("jinja2"), "__version__", "")).startswith(VERSIONS))
-        if not known[0] or not isinstance(source, str) or not isinstance(filename, str):
+        if not _known_jinja(known) or not isinstance(source, str) or not isinstance(filename, str):
             return original(self, source, filename)
         digest = hashlib.sha256(magic + filename.encode() + b"\0" + source.encode("utf-8", "surrogatepass"))
         key = digest.hexdigest()
@@ -106,7 +112,7 @@ def _patch_front_end(module, environment, store: str, known: list) -> None:
 
     def settings(env) -> bytes | None:
         state = ansible_state(env)
-        if state is None or not known[0]:
+        if state is None or not _known_jinja(known):
             return None
         parts = (
             type(env).__module__,
@@ -178,8 +184,6 @@ def _patch_front_end(module, environment, store: str, known: list) -> None:
             pass
 
     def compile_template(self, source, name=None, filename=None, raw=False, defer_init=False):  # noqa: PLR0917 - Jinja's signature
-        if not known:
-            known.append(str(getattr(sys.modules.get("jinja2"), "__version__", "")).startswith(VERSIONS))
         path = (
             None
             if raw or not isinstance(source, str)
@@ -196,8 +200,6 @@ def _patch_front_end(module, environment, store: str, known: list) -> None:
     original_expression = environment.compile_expression
 
     def compile_expression(self, source, undefined_to_none=True):
-        if not known:
-            known.append(str(getattr(sys.modules.get("jinja2"), "__version__", "")).startswith(VERSIONS))
         path = path_of("expression", self, source)
         if path is None:
             return original_expression(self, source, undefined_to_none)

@@ -200,7 +200,7 @@ def onboarded(run_playbook, lab):
 
 
 @pytest.fixture
-def prepared(onboarded, run_playbook, lab, vsphere):
+def prepared(onboarded, lab, vsphere):
     """The lab with acme-web onboarded, its template made, no state; its autoscaled VMs removed after.
 
     Each test starts with no cooldown or breaker: neither in the state document nor in the metrics

@@ -31,9 +31,10 @@ def remove_autoscaled(lab, content, service: str = "acme-web") -> list[str]:
     """
     config = _service(service)
     prefix = f"{service}-auto-"
-    removed = sorted(name for name in vm_names(content) if name.startswith(prefix))
+    vms = vm_names(content)
+    removed = sorted(name for name in vms if name.startswith(prefix))
     for name in removed:
-        vm = vm_names(content)[name]
+        vm = vms[name]
         if vm.runtime.powerState == "poweredOn":
             WaitForTask(vm.PowerOffVM_Task())
         WaitForTask(vm.Destroy_Task())
