@@ -18,13 +18,21 @@ import time
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote
 
+from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.urls import open_url
 
-# The login options of the collection's F5 modules (doc fragment danacloud.vm_autoscale.f5).
+# The login options of the collection's F5 modules (doc fragment danacloud.vm_autoscale.f5), with
+# the environment variables f5networks.f5_modules' provider falls back to (F5_USER, F5_PASSWORD,
+# F5_VALIDATE_CERTS and the network modules' ANSIBLE_NET_USERNAME / ANSIBLE_NET_PASSWORD).
 AUTH_SPEC = {
-    "username": {"type": "str", "required": True},
-    "password": {"type": "str", "required": True, "no_log": True},
-    "validate_certs": {"type": "bool", "default": True},
+    "username": {"type": "str", "required": True, "fallback": (env_fallback, ["F5_USER", "ANSIBLE_NET_USERNAME"])},
+    "password": {
+        "type": "str",
+        "required": True,
+        "no_log": True,
+        "fallback": (env_fallback, ["F5_PASSWORD", "ANSIBLE_NET_PASSWORD"]),
+    },
+    "validate_certs": {"type": "bool", "default": True, "fallback": (env_fallback, ["F5_VALIDATE_CERTS"])},
     "ca_path": {"type": "path"},
 }
 

@@ -19,7 +19,21 @@ from http.cookiejar import CookieJar
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote
 
+from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.urls import Request
+
+# The connection options of the collection's Jenkins modules (doc fragment
+# danacloud.vm_autoscale.jenkins). The environment variables are the ones the Jenkins CLI client
+# reads (JENKINS_URL, JENKINS_USER_ID, JENKINS_API_TOKEN), so a job or a shell set up for it
+# serves the modules too.
+CONNECTION_SPEC = {
+    "url": {"type": "str", "required": True, "fallback": (env_fallback, ["JENKINS_URL"])},
+    "username": {"type": "str", "required": True, "fallback": (env_fallback, ["JENKINS_USER_ID"])},
+    "api_token": {"type": "str", "required": True, "no_log": True, "fallback": (env_fallback, ["JENKINS_API_TOKEN"])},
+    "validate_certs": {"type": "bool", "default": True, "fallback": (env_fallback, ["JENKINS_VALIDATE_CERTS"])},
+    "ca_path": {"type": "path"},
+    "timeout": {"type": "int", "default": 30},
+}
 
 PLAIN = {
     400: "the request was refused",

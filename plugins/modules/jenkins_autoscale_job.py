@@ -39,6 +39,8 @@ description:
     indentation are ignored. The config is posted only on a real difference.
 author:
   - Dana Cloud platform team (@danacloud)
+extends_documentation_fragment:
+  - danacloud.vm_autoscale.jenkins
 attributes:
   check_mode:
     description: Can run in check mode; reads only, and reports what it would change.
@@ -131,29 +133,6 @@ options:
         description: Whether it fixes the drift it finds (C(RECONCILE_FIX)'s default); false reports only.
         type: bool
         default: false
-  url:
-    description: Jenkins's URL, for example C(https://jenkins.example.com).
-    type: str
-    required: true
-  username:
-    description: The Jenkins user the automation runs as.
-    type: str
-    required: true
-  api_token:
-    description: That user's API token (not its password). No CSRF crumb is needed with it; one is sent anyway.
-    type: str
-    required: true
-  validate_certs:
-    description: Verify Jenkins's certificate.
-    type: bool
-    default: true
-  ca_path:
-    description: CA bundle to verify it with.
-    type: path
-  timeout:
-    description: Seconds per request.
-    type: int
-    default: 30
   token:
     description:
       - The service's Generic Webhook Trigger token, which Alertmanager sends as a bearer token.
@@ -291,13 +270,10 @@ jobs:
       changed: true
 """
 
-import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _jenkins
-
-SERVICE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._names import SERVICE_RULE, is_service
 
 PER_JOB = ("service", "name", "state", "enabled", "token", "description", "timeout_seconds", "reconcile")
 
@@ -361,8 +337,8 @@ def _problems(jobs: list, params: dict) -> list:
     reconcile_pipeline = pipeline.get("reconcile_script") or pipeline.get("scm_url")
     for job in jobs:
         service = job["service"]
-        if not SERVICE.match(service or ""):
-            problems.append(f"service {service!r}: use lowercase letters, digits and '-' (at most 63)")
+        if not is_service(service):
+            problems.append(f"service {service!r}: use {SERVICE_RULE}")
             continue
         job["name"] = job["name"] or f"autoscale-{service}"
         name = job["name"]
@@ -546,12 +522,7 @@ def main() -> None:
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "enabled": {"type": "bool", "default": True},
             "jobs": {"type": "list", "elements": "dict", "options": job_options},
-            "url": {"type": "str", "required": True},
-            "username": {"type": "str", "required": True},
-            "api_token": {"type": "str", "required": True, "no_log": True},
-            "validate_certs": {"type": "bool", "default": True},
-            "ca_path": {"type": "path"},
-            "timeout": {"type": "int", "default": 30},
+            **_jenkins.CONNECTION_SPEC,
             "token": {"type": "str", "no_log": True},
             "pipeline": {
                 "type": "dict",

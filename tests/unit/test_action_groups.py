@@ -13,7 +13,7 @@ SHARED = {
     "state": ("danacloud.vm_autoscale.state", None),
     "f5": ("danacloud.vm_autoscale.f5", None),
     "vcenter": (None, {"hostname", "port", "username", "password", "validate_certs"}),
-    "jenkins": (None, {"url", "username", "api_token", "validate_certs", "ca_path"}),
+    "jenkins": ("danacloud.vm_autoscale.jenkins", None),
 }
 
 

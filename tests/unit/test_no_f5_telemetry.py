@@ -28,8 +28,14 @@ def test_f5_tasks_turn_telemetry_off(path):
     for task in tasks(yaml.safe_load(path.read_text())):
         (module,) = [key for key in task if str(key).startswith("f5networks.f5_modules.")]
         provider = task[module].get("provider")
-        if isinstance(provider, str):  # a variable: look it up in the task's vars
-            provider = (task.get("vars") or {}).get(provider.strip("{} "), provider)
+        if isinstance(provider, str):  # a variable: look it up in the task's vars, or the role's vars/main.yml
+            name = provider.strip("{} ")
+            role_vars = path.parents[1] / "vars" / "main.yml"
+            known = {
+                **(yaml.safe_load(role_vars.read_text()) if role_vars.exists() else {}),
+                **(task.get("vars") or {}),
+            }
+            provider = known.get(name, provider)
         assert isinstance(provider, dict) and provider.get("no_f5_teem") is True, f"{path}: {task.get('name')}"
 
 

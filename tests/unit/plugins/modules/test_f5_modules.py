@@ -2,6 +2,7 @@
 in BIG-IP's own shapes (open_url replaced; no network): what each reads, decides and reports, and
 how each fails."""
 
+import base64
 import io
 import json
 from urllib.error import HTTPError, URLError
@@ -179,3 +180,24 @@ def test_config_sync_fails_with_the_devices_own_words(run_module, monkeypatch):
     result = run_module(f5_config_sync.main, SYNC_ARGS)
     assert result["failed"] and "bigip-a: GET /mgmt/tm/cm/sync-status answered 401" in result["msg"]
     assert "secret" not in json.dumps(result)
+
+
+def test_the_login_comes_from_the_vendor_providers_environment_variables(run_module, monkeypatch):
+    """F5_USER and F5_PASSWORD, as f5networks.f5_modules' provider reads them, when the task gives none."""
+    bigip = Bigip(monkeypatch, {("bigip-a.example", "GET", MEMBERS): {"items": []}})
+    monkeypatch.setenv("F5_USER", "from-env")
+    monkeypatch.setenv("F5_PASSWORD", "env-secret")
+    result = run_module(f5_pool_status.main, {"devices": DEVICES[:1], "pool": "web"})
+    assert not result.get("failed"), result
+    ((_key, _body, headers),) = bigip.calls
+    assert headers["Authorization"] == "Basic " + base64.b64encode(b"from-env:env-secret").decode()
+    assert "env-secret" not in json.dumps(result)
+    # a task's own value wins over the environment
+    bigip.calls.clear()
+    run_module(f5_pool_status.main, {"devices": DEVICES[:1], "pool": "web", "username": "task", "password": "p"})
+    assert bigip.calls[0][2]["Authorization"] == "Basic " + base64.b64encode(b"task:p").decode()
+    # neither: the module names what is missing
+    monkeypatch.delenv("F5_USER")
+    monkeypatch.delenv("F5_PASSWORD")
+    missing = run_module(f5_config_sync.main, {"server": "bigip-a.example", "device_group": "dg"})
+    assert missing["failed"] and "missing required arguments: password, username" in missing["msg"]

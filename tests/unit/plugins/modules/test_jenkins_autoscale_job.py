@@ -3,6 +3,8 @@
 Jenkins itself is the lab's (tests/integration/test_jenkins_autoscale_job.py); here the URL is a
 closed port on 127.0.0.1, so an input that passes the checks ends in "cannot be reached"."""
 
+import json
+
 from ansible_collections.danacloud.vm_autoscale.plugins.modules import jenkins_autoscale_job
 
 COMMON = {"url": "https://127.0.0.1:9", "username": "automation", "api_token": "api-token-secret",
@@ -21,7 +23,7 @@ def test_every_bad_job_is_named_and_nothing_is_asked(run_module):
     assert result["failed"]
     message = result["msg"]
     assert "job autoscale-api: the webhook token has 5 characters; use 16 or more" in message
-    assert "service 'Bad_Name': use lowercase letters" in message
+    assert "service 'Bad_Name': use lower-case letters, digits and '-', at most 40 characters" in message
     assert "job autoscale-web: given twice (services web and web2)" in message
     assert "job autoscale-db: give the service's webhook token (token)" in message
     assert message.endswith(" - nothing was changed") and "cannot be reached" not in message
@@ -76,3 +78,20 @@ def test_an_inline_pipeline_needs_an_inline_reconcile_pipeline_for_a_schedule(ru
     )
     unscheduled = run_module(jenkins_autoscale_job.main, {**inline, "service": "web", "token": TOKEN})
     assert unscheduled["failed"] and "cannot be reached" in unscheduled["msg"]  # passed the checks
+
+
+def test_the_connection_comes_from_the_jenkins_cli_environment_variables(run_module, monkeypatch):
+    """JENKINS_URL, JENKINS_USER_ID and JENKINS_API_TOKEN, as the Jenkins CLI client reads them."""
+    monkeypatch.setenv("JENKINS_URL", "https://127.0.0.1:9")
+    monkeypatch.setenv("JENKINS_USER_ID", "automation")
+    monkeypatch.setenv("JENKINS_API_TOKEN", "api-token-from-env")
+    args = {"service": "web", "token": TOKEN, "pipeline": {"scm_url": "file:///srv/vm_autoscale"}, "timeout": 2}
+    result = run_module(jenkins_autoscale_job.main, args)
+    # past the input checks to the (closed) URL of the environment
+    assert result["failed"] and "Jenkins at https://127.0.0.1:9 cannot be reached" in result["msg"], result
+    assert result["webhook_url"] == "https://127.0.0.1:9/generic-webhook-trigger/invoke"
+    assert "api-token-from-env" not in json.dumps(result)
+    for name in ("JENKINS_URL", "JENKINS_USER_ID", "JENKINS_API_TOKEN"):
+        monkeypatch.delenv(name)
+    missing = run_module(jenkins_autoscale_job.main, args)
+    assert missing["failed"] and "missing required arguments: api_token, url, username" in missing["msg"]
