@@ -86,6 +86,17 @@ def autoscale_monitoring_files(services: dict, all_services: list, settings: dic
         ) from exc
 
 
+def autoscale_monitoring_removed(names: list, settings: dict) -> dict:
+    monitoring = _utils("_monitoring")
+    invalid = [name for name in names if not _utils("_names").is_service(name)]
+    if invalid:
+        raise AnsibleFilterError(f"autoscale_monitoring_removed: not service names: {invalid!r}")
+    try:
+        return monitoring.removed_files(_plain(list(names)), _plain(settings))
+    except KeyError as exc:
+        raise AnsibleFilterError(f"autoscale_monitoring_removed: give the setting {exc}") from exc
+
+
 def autoscale_token_files(names: list, tokens: list, secrets_dir: str) -> list:
     try:
         return _utils("_monitoring").token_files(list(names), list(tokens), secrets_dir)
@@ -180,6 +191,16 @@ def autoscale_plan(facts: dict, decision: str):
         raise AnsibleFilterError(f"autoscale_plan: cannot decide {decision}: {exc!r}") from exc
 
 
+def autoscale_invalid_services(names) -> list:
+    """The names in ``names`` that are not valid service names (the rule of ``_names``), as given."""
+    if not isinstance(names, (list, tuple)):
+        raise AnsibleFilterError(
+            f"autoscale_invalid_services: expects a list of service names, got {type(names).__name__}"
+        )
+    names_utils = _utils("_names")
+    return [name for name in names if not names_utils.is_service(name)]
+
+
 class FilterModule:
     def filters(self) -> dict:
         return {
@@ -189,6 +210,7 @@ class FilterModule:
             "autoscale_metrics": autoscale_metrics,
             "autoscale_alertmanager_config": autoscale_alertmanager_config,
             "autoscale_monitoring_files": autoscale_monitoring_files,
+            "autoscale_monitoring_removed": autoscale_monitoring_removed,
             "autoscale_token_files": autoscale_token_files,
             "autoscale_token_problems": autoscale_token_problems,
             "autoscale_jenkins_jobs": autoscale_jenkins_jobs,
@@ -199,4 +221,5 @@ class FilterModule:
             "autoscale_alert_verify": autoscale_alert_verify,
             "autoscale_drift": autoscale_drift,
             "autoscale_plan": autoscale_plan,
+            "autoscale_invalid_services": autoscale_invalid_services,
         }

@@ -1,16 +1,19 @@
 # Copyright: (c) 2026, Dana Cloud platform team
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Atomic file replacement, shared by the collection's modules. Private to the collection."""
+"""Atomic file replacement, the flock, and JSON documents read and written under it - shared by the
+collection's stores (the leases, the service state, the Prometheus targets). Private to the collection."""
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import random
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 
 def write_atomic(path: str, text: str, mode: int, before_replace: Callable[[], None] | None = None) -> None:
@@ -86,3 +89,44 @@ def flocked(lock_path: str, timeout: float) -> Iterator[None]:
         yield
     finally:
         handle.close()  # closing the descriptor releases the lock
+
+
+class DocumentError(Exception):
+    """A JSON document could not be read; ``kind``: ``unreadable`` (the file) or ``not_json`` (its text)."""
+
+    def __init__(self, path: str, kind: str, detail: str) -> None:
+        super().__init__(f"{path}: {detail}")
+        self.kind = kind
+        self.detail = detail
+
+
+def read_json(path: str, missing: Callable[[], Any], blank_is_missing: bool = False) -> Any:
+    """The JSON document at ``path``, or ``missing()`` when there is no file (or, with
+    ``blank_is_missing``, only white space). Raises DocumentError and leaves the file as it is; the
+    caller checks the document's shape and words the error for its own store."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        return missing()
+    except OSError as exc:
+        raise DocumentError(path, "unreadable", exc.strerror or str(exc)) from None
+    if blank_is_missing and not text.strip():
+        return missing()
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise DocumentError(path, "not_json", str(exc)) from None
+
+
+def write_json(
+    path: str,
+    document: Any,
+    default_mode: int,
+    sort_keys: bool = True,
+    before_replace: Callable[[], None] | None = None,
+) -> None:
+    """Replace ``path`` with ``document`` as indented JSON (write_atomic), keeping the file's mode
+    (``default_mode`` for a new one). Raises OSError."""
+    text = json.dumps(document, indent=2, sort_keys=sort_keys) + "\n"
+    write_atomic(path, text, current_mode(path, default_mode), before_replace=before_replace)

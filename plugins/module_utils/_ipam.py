@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import errno
-import json
 import os
 import random
 import re
@@ -33,10 +32,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._files import (
+    DocumentError,
     LockUnavailable,
-    current_mode,
     flocked,
-    write_atomic,
+    read_json,
+    write_json,
 )
 
 try:
@@ -382,17 +382,12 @@ class LeaseStore:
 
     def read(self) -> dict:
         try:
-            with open(self.path, encoding="utf-8") as handle:
-                text = handle.read()
-        except FileNotFoundError:
-            return empty_document(self.pool_name)
-        except OSError as exc:
-            raise LeaseFileError(f"cannot read lease file {self.path}: {exc.strerror}") from None
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
+            data = read_json(self.path, lambda: empty_document(self.pool_name))
+        except DocumentError as exc:
+            if exc.kind == "unreadable":
+                raise LeaseFileError(f"cannot read lease file {self.path}: {exc.detail}") from None
             raise LeaseFileError(
-                f"lease file {self.path} is not valid JSON ({exc}); it was left untouched: "
+                f"lease file {self.path} is not valid JSON ({exc.detail}); it was left untouched: "
                 f"restore it from {self.backup_path} or fix it by hand"
             ) from None
         try:
@@ -424,10 +419,9 @@ class LeaseStore:
         data["updated_at"] = format_time(now)
         for name in ("leases", "conflicts", "probing"):
             data[name] = _sorted_by_address(data[name])
-        text = json.dumps(data, indent=2) + "\n"
         backup = self._keep_backup if os.path.exists(self.path) else None
         try:
-            write_atomic(self.path, text, current_mode(self.path, 0o640), before_replace=backup)
+            write_json(self.path, data, 0o640, sort_keys=False, before_replace=backup)
         except OSError as exc:
             raise LeaseFileError(f"cannot write lease file {self.path}: {exc.strerror}") from None
 

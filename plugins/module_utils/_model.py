@@ -14,6 +14,8 @@ import difflib
 import re
 from typing import Any
 
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._names import SERVICE_RULE, is_service
+
 try:
     import netaddr
 
@@ -157,9 +159,7 @@ def duration_seconds(text: Any) -> float:
     return sum(int(number) * _UNIT_SECONDS[unit] for number, unit in re.findall(r"([0-9]+)(ms|s|m|h|d|w|y)", text))
 
 
-SERVICE_ID = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 DURATION = re.compile(r"^[0-9]+(ms|s|m|h)$")
-MAX_SERVICE_ID = 40  # autoscale-<id> must stay a DNS label and a readable job name
 
 
 def _merge(defaults: Any, given: Any) -> Any:
@@ -238,12 +238,11 @@ def _check_names(check: _Checker, service: str) -> None:
     service_id = check.required("service_id")
     if service_id is None:
         return
-    if not isinstance(service_id, str) or not SERVICE_ID.match(service_id):
+    if not is_service(service_id):
         check.add(
             "service_id",
             service_id,
-            f"is not DNS-label safe (lower-case letters, digits and '-', at most {MAX_SERVICE_ID} characters, "
-            "not starting or ending with '-')",
+            f"is not DNS-label safe ({SERVICE_RULE})",
             "rename the service (it becomes the Jenkins job, file names and the Prometheus label)",
         )
     elif service_id != service:

@@ -20,6 +20,34 @@ RULES_HEADER = (
 )
 
 
+def paths(name: str, settings: dict) -> dict:
+    """Where the monitoring files of service ``name`` are - named here only, for onboarding (which
+    writes them) and offboarding (which removes them): on the PLG host its ``static`` and ``auto``
+    targets (and ``auto_lock``, the lock autoscale_target takes for the latter) and its ``rules``;
+    on the state host its ``config`` and ``state`` metrics."""
+    file_sd, rules_dir, textfile = settings["file_sd_dir"], settings["rules_dir"], settings["textfile_dir"]
+    return {
+        "static": f"{file_sd}/vm_autoscale-{name}-static.json",
+        "auto": f"{file_sd}/vm_autoscale-{name}-auto.json",
+        "auto_lock": f"{file_sd}/.vm_autoscale-{name}-auto.json.lock",
+        "rules": f"{rules_dir}/vm_autoscale-{name}.yml",
+        "config": f"{textfile}/vm_autoscale_{name}_config.prom",
+        "state": f"{textfile}/vm_autoscale_{name}_state.prom",
+    }
+
+
+PLG_FILES = ("rules", "static", "auto", "auto_lock")
+STATE_HOST_FILES = ("config", "state")
+
+
+def removed_files(names: list, settings: dict) -> dict:
+    """{"plg": [...], "state_host": [...]}: every monitoring file of the services ``names``, by host."""
+    return {
+        "plg": [paths(name, settings)[kind] for kind in PLG_FILES for name in names],
+        "state_host": [paths(name, settings)[kind] for kind in STATE_HOST_FILES for name in names],
+    }
+
+
 def monitoring_files(services: dict, all_services: list, settings: dict) -> dict:
     """{"plg": {"files", "prune"}, "state_host": {"files", "prune"}} for ``services``.
 
@@ -36,19 +64,20 @@ def monitoring_files(services: dict, all_services: list, settings: dict) -> dict
         members = [f"{member['ip']}:{settings['node_exporter_port']}" for member in config["static_members"]]
         targets = [{"targets": members, "labels": {"service": name}}]
         group = _prometheus.render_group(f"vm_autoscale-{name}", _rules.service_rules(name, config, settings), None)
+        where = paths(name, settings)
         plg_files += [
-            {"path": f"{file_sd}/vm_autoscale-{name}-static.json", "content": json.dumps(targets, indent=2) + "\n"},
-            {"path": f"{file_sd}/vm_autoscale-{name}-auto.json", "content": "[]\n", "force": False},
+            {"path": where["static"], "content": json.dumps(targets, indent=2) + "\n"},
+            {"path": where["auto"], "content": "[]\n", "force": False},
             {
-                "path": f"{rules_dir}/vm_autoscale-{name}.yml",
+                "path": where["rules"],
                 "content": _prometheus.dump_rule_file([group], RULES_HEADER),
                 "check": "rules",
             },
         ]
         state_files += [
-            {"path": f"{textfile}/vm_autoscale_{name}_config.prom", "content": _rules.config_metrics(name, config)},
+            {"path": where["config"], "content": _rules.config_metrics(name, config)},
             {
-                "path": f"{textfile}/vm_autoscale_{name}_state.prom",
+                "path": where["state"],
                 "content": _rules.initial_state_metrics(name, config),
                 "force": False,
             },

@@ -25,9 +25,9 @@ import re
 from typing import Any
 
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _rules
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._names import SERVICE
 
 ACTIONS = ("scale_out", "scale_in")
-SERVICE = re.compile(r"\A[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?\Z")
 ALERTNAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]{0,99}\Z")
 WORD = re.compile(r"\A[a-z_]{1,32}\Z")  # vm_autoscale, autoscale_action
 STATUS = ("firing", "resolved")

@@ -31,16 +31,19 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._files import (
+    DocumentError,
     LockUnavailable,
     current_mode,
     flocked,
+    read_json,
     write_atomic,
+    write_json,
 )
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._names import SERVICE_RULE, is_service
 
 SCHEMA = "danacloud.vm_autoscale.service_state"
 SCHEMA_VERSION = 1
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-SERVICE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 ACTIONS = ("scale_out", "scale_in")
 # "abandoned": a run that died half-way, recorded by the run that found and repaired what it left.
 RESULTS = ("success", "failed", "skipped", "abandoned")
@@ -268,10 +271,9 @@ class ServiceState:
     """Reads and changes one service's state files under their flock."""
 
     def __init__(self, state_dir: str, service: str, textfile_dir: str | None = None, timeout: float = 30.0) -> None:
-        if not isinstance(service, str) or not SERVICE_NAME.match(service):
+        if not is_service(service):
             raise StateError(
-                f"service {service!r} is not a valid service name (lower-case letters, digits and '-', "
-                "at most 40 characters, as autoscale_preflight checks)"
+                f"service {service!r} is not a valid service name ({SERVICE_RULE}, as autoscale_preflight checks)"
             )
         self.service = service
         self.path = os.path.join(state_dir, "services", f"{service}.json")
@@ -289,20 +291,16 @@ class ServiceState:
 
     def read(self) -> dict:
         try:
-            with open(self.path, encoding="utf-8") as handle:
-                text = handle.read()
-        except FileNotFoundError:
-            return empty_state(self.service)
-        except OSError as exc:
-            raise StateError(f"cannot read the state file {self.path}: {exc.strerror}") from None
-        try:
-            data = json.loads(text)
-            validate_state(data, self.service)
-        except ValueError as exc:
+            data = read_json(self.path, lambda: empty_state(self.service))
+        except DocumentError as exc:
+            if exc.kind == "unreadable":
+                raise StateError(f"cannot read the state file {self.path}: {exc.detail}") from None
             raise StateError(
-                f"the state file {self.path} is not valid JSON ({exc}); it was left untouched: fix it by hand "
+                f"the state file {self.path} is not valid JSON ({exc.detail}); it was left untouched: fix it by hand "
                 "or remove it (the service then starts with no cooldown, breaker closed)"
             ) from None
+        try:
+            validate_state(data, self.service)
         except StateError as exc:
             raise StateError(
                 f"the state file {self.path} does not follow schema {SCHEMA} v{SCHEMA_VERSION}: {exc}; "
@@ -377,7 +375,7 @@ class ServiceState:
     def _write(self, state: dict) -> None:
         try:
             os.makedirs(os.path.dirname(self.path), mode=0o750, exist_ok=True)
-            write_atomic(self.path, json.dumps(state, indent=2, sort_keys=True) + "\n", current_mode(self.path, 0o640))
+            write_json(self.path, state, 0o640)
             if self.metrics_path:
                 write_atomic(self.metrics_path, metrics_text(state), current_mode(self.metrics_path, 0o644))
         except OSError as exc:

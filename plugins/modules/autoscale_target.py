@@ -110,20 +110,16 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._files import (
+    DocumentError,
     LockUnavailable,
-    current_mode,
     flocked,
-    write_atomic,
+    read_json,
+    write_json,
 )
 
 
 def _read(path: str) -> list:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except FileNotFoundError:
-        return []
-    entries = json.loads(text) if text.strip() else []
+    entries = read_json(path, list, blank_is_missing=True)
     if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
         raise ValueError("not a list of {targets, labels} entries")
     return entries
@@ -190,7 +186,9 @@ def main() -> None:
         with flocked(lock_path, params["lock_timeout"]):
             try:
                 before = _read(path)
-            except (OSError, ValueError) as exc:
+            except DocumentError as exc:
+                module.fail_json(msg=f"{path} cannot be read as a file_sd file ({exc.detail}); fix or remove it")
+            except ValueError as exc:
                 module.fail_json(msg=f"{path} cannot be read as a file_sd file ({exc}); fix or remove it")
             after = [entry for entry in before if (entry.get("labels") or {}).get("vm") != vm]
             if entries is not None:
@@ -202,8 +200,7 @@ def main() -> None:
                 after.insert(len(after) if position is None else position, entry)
             changed = after != before
             if changed and not module.check_mode:
-                text = json.dumps(after, indent=2, sort_keys=True) + "\n"
-                write_atomic(path, text, current_mode(path, mode))
+                write_json(path, after, mode)
     except LockUnavailable as exc:
         module.fail_json(msg=f"cannot lock {path} ({exc.reason}); another writer holds it, retry")
     except OSError as exc:

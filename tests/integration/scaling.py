@@ -54,7 +54,7 @@ def remove_autoscaled(lab, content, service: str = "acme-web") -> list[str]:
             entries = json.loads(path.read_text())
             kept_entries = [e for e in entries if not (e.get("labels") or {}).get("vm", "").startswith(prefix)]
             if kept_entries != entries:
-                _files.write_atomic(str(path), json.dumps(kept_entries, indent=2, sort_keys=True) + "\n", 0o644)
+                _files.write_json(str(path), kept_entries, 0o644)
     return removed
 
 

@@ -26,6 +26,7 @@ loaded["autoscale_config"] = ours()
 autoscale.autoscale_plan({{"state": {{}}, "enabled": True, "respect_cooldown": True}}, "guards")
 loaded["autoscale_plan"] = ours()
 loaded["filters"] = sorted(autoscale.FilterModule().filters())
+loaded["invalid"] = autoscale.autoscale_invalid_services(["acme-web", "Bad", "a" * 41, "x\\n", "-a", None, "x" * 40])
 print(json.dumps(loaded))
 """
 
@@ -37,6 +38,8 @@ def test_the_filter_plugin_imports_a_module_utils_only_with_the_filter_that_need
     assert done.returncode == 0, done.stderr[-3000:]
     loaded = json.loads(done.stdout.splitlines()[-1])
     assert loaded["plugin"] == []
-    assert loaded["autoscale_config"] == ["_model"]
-    assert loaded["autoscale_plan"] == ["_model", "_plan"]
-    assert "autoscale_plan" in loaded["filters"] and len(loaded["filters"]) == 16
+    assert loaded["autoscale_config"] == ["_model", "_names"]  # the model checks names by _names' rule
+    assert loaded["autoscale_plan"] == ["_model", "_names", "_plan"]
+    assert "autoscale_plan" in loaded["filters"] and len(loaded["filters"]) == 18
+    # the one rule for a service's name (_names), as the offboarding roles ask it
+    assert loaded["invalid"] == ["Bad", "a" * 41, "x\n", "-a", None]
