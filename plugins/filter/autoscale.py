@@ -87,12 +87,11 @@ def autoscale_monitoring_files(services: dict, all_services: list, settings: dic
 
 
 def autoscale_monitoring_removed(names: list, settings: dict) -> dict:
-    monitoring = _utils("_monitoring")
-    invalid = [name for name in names if not _utils("_names").is_service(name)]
+    invalid = autoscale_invalid_services(names)
     if invalid:
         raise AnsibleFilterError(f"autoscale_monitoring_removed: not service names: {invalid!r}")
     try:
-        return monitoring.removed_files(_plain(list(names)), _plain(settings))
+        return _utils("_monitoring").removed_files(_plain(list(names)), _plain(settings))
     except KeyError as exc:
         raise AnsibleFilterError(f"autoscale_monitoring_removed: give the setting {exc}") from exc
 

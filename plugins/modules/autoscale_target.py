@@ -119,7 +119,10 @@ from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._files impo
 
 
 def _read(path: str) -> list:
-    entries = read_json(path, list, blank_is_missing=True)
+    try:
+        entries = read_json(path, list, blank_is_missing=True)
+    except DocumentError as exc:
+        raise ValueError(exc.detail) from None
     if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
         raise ValueError("not a list of {targets, labels} entries")
     return entries
@@ -186,8 +189,6 @@ def main() -> None:
         with flocked(lock_path, params["lock_timeout"]):
             try:
                 before = _read(path)
-            except DocumentError as exc:
-                module.fail_json(msg=f"{path} cannot be read as a file_sd file ({exc.detail}); fix or remove it")
             except ValueError as exc:
                 module.fail_json(msg=f"{path} cannot be read as a file_sd file ({exc}); fix or remove it")
             after = [entry for entry in before if (entry.get("labels") or {}).get("vm") != vm]
