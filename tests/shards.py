@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -116,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         root = REPO if index == 0 else SHARDS / str(index)
         if index:
             copy_checkout(root)
+        for stale in ("lab-down.log", "playbooks.jsonl"):
+            (root / ".lab" / stale).unlink(missing_ok=True)
         log = SHARDS / f"{index}.log"
         junit = SHARDS / f"{index}.xml"
         command = [
@@ -132,7 +135,17 @@ def main(argv: list[str] | None = None) -> int:
         ]
         handle = log.open("w")
         process = subprocess.Popen(command, cwd=root, stdout=handle, stderr=subprocess.STDOUT)
-        running.append({"index": index, "files": group, "process": process, "log": log, "junit": junit, "out": handle})
+        running.append(
+            {
+                "index": index,
+                "root": root,
+                "files": group,
+                "process": process,
+                "log": log,
+                "junit": junit,
+                "out": handle,
+            }
+        )
         print(
             f"shard {index}: {len(group)} files, ~{sum(durations.get(f, UNKNOWN_SECONDS) for f in group):.0f} s, log {log}"
         )
@@ -161,6 +174,34 @@ def _wait(waiting: list, started: float) -> None:
         time.sleep(1)
 
 
+def _daemon_cpu(root: Path) -> float:
+    """CPU seconds the daemons of a shard's lab used (the lab fixture keeps what 'lab down' said)."""
+    try:
+        said = (root / ".lab" / "lab-down.log").read_text()
+    except OSError:
+        return 0.0
+    return sum(float(used) for used in re.findall(r"after ([0-9.]+) CPU-s", said))
+
+
+def _playbook_figures(running: list) -> None:
+    """How many playbook runs the tests made and what they cost, by playbook (the lines the
+    run_playbook fixture logs); all of them in .lab/playbooks.jsonl."""
+    runs = []
+    for shard in running:
+        try:
+            runs += [json.loads(line) for line in (shard["root"] / ".lab" / "playbooks.jsonl").read_text().splitlines()]
+        except OSError:
+            continue
+    (REPO / ".lab" / "playbooks.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs))
+    by_playbook: dict[str, list] = {}
+    for run in runs:
+        name = Path(run["argv"][0]).name if run["argv"] else "?"
+        by_playbook.setdefault(name, []).append(run["cpu"])
+    print(f"  {len(runs)} playbook runs, {sum(run['cpu'] for run in runs):.0f} CPU s; the costliest playbooks:")
+    for name, used in sorted(by_playbook.items(), key=lambda item: -sum(item[1]))[:8]:
+        print(f"    {sum(used):7.1f} CPU s  {len(used):4d} runs  {name}")
+
+
 def _report(running: list, durations: dict, started: float) -> int:
     cases = []
     measured, cpu = dict(durations), {}
@@ -175,9 +216,12 @@ def _report(running: list, durations: dict, started: float) -> int:
                 cpu[name] = round(sum(used for _seconds, used in mine), 1)
     (REPO / ".lab" / "durations.json").write_text(json.dumps(measured, indent=2, sort_keys=True) + "\n")
     (REPO / ".lab" / "cpu.json").write_text(json.dumps(cpu, indent=2, sort_keys=True) + "\n")
+    daemons = sum(_daemon_cpu(shard["root"]) for shard in running)
     print(
-        f"\nintegration on {len(running)} labs: {time.monotonic() - started:.0f} s, {sum(cpu.values()):.0f} CPU seconds in the tests"
+        f"\nintegration on {len(running)} labs: {time.monotonic() - started:.0f} s, {sum(cpu.values()):.0f} CPU seconds"
+        f" in the tests, {daemons:.0f} in the labs' daemons"
     )
+    _playbook_figures(running)
     for shard in running:
         result = "passed" if shard["code"] == 0 else f"FAILED (exit {shard['code']})"
         print(f"  shard {shard['index']}: {len(shard['files'])} files, done after {shard['seconds']:.0f} s, {result}")

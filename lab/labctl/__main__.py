@@ -22,7 +22,7 @@ import time
 from . import emulators, f5seed, netns, plg, vcsim
 from .pki import LabCA
 from .plan import load_plan
-from .procs import StartError, Supervisor
+from .procs import StartError, Supervisor, cpu_seconds
 from .state import (
     Paths,
     SecretsError,
@@ -250,9 +250,12 @@ def cmd_up(paths: Paths) -> int:
 
 def cmd_down(paths: Paths) -> int:
     supervisor = Supervisor(paths.state)
+    # What each daemon cost (the lab's share of a machine's CPU: docs/testing.md).
+    used = {record["pid"]: cpu_seconds(record["pid"]) for record in supervisor.running()}
     stopped = supervisor.stop_all()
     for name, pid, outcome in stopped:
-        _say(f"{name} (pid {pid}) {outcome}")
+        cpu = f" after {used[pid]:.1f} CPU-s" if used.get(pid) is not None else ""
+        _say(f"{name} (pid {pid}) {outcome}{cpu}")
     _stop_holder(paths)
     remove_secrets(paths)
     _say("down" if stopped else "down (nothing was running)")

@@ -192,6 +192,7 @@ class GuestSimulator:
         self.health: dict[str, str] = state.get("health", {})
         self.guests: dict[str, Guest] = {}
         self._si = None
+        self._query = None
         self._last_tick = time.monotonic()
 
     # --- state the operator sets ---------------------------------------------------------
@@ -219,14 +220,17 @@ class GuestSimulator:
         )
 
     def read_vms(self) -> dict[str, dict] | None:
-        """Powered-on VMs with a lab IP, by name; None when vCenter cannot be read (keep going)."""
+        """Powered-on VMs with a lab IP, by name; None when vCenter cannot be read (keep going).
+
+        One call a tick: the session, its container view of the VMs (vCenter keeps a view up to
+        date as VMs come and go) and the query are made once per connection.
+        """
         try:
             if self._si is None:
                 self._si = self._connect()
-            content = self._si.RetrieveContent()
-            view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
-            try:
-                spec = vmodl.query.PropertyCollector.FilterSpec(
+                content = self._si.RetrieveContent()
+                view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
+                self._query = (content.propertyCollector, vmodl.query.PropertyCollector.FilterSpec(
                     objectSet=[vmodl.query.PropertyCollector.ObjectSpec(
                         obj=view, skip=True,
                         selectSet=[vmodl.query.PropertyCollector.TraversalSpec(
@@ -235,10 +239,9 @@ class GuestSimulator:
                         type=vim.VirtualMachine,
                         pathSet=["name", "runtime.powerState", "config.extraConfig", "config.hardware.numCPU",
                                  "config.hardware.memoryMB"])],
-                )  # fmt: skip
-                result = content.propertyCollector.RetrieveContents([spec])
-            finally:
-                view.Destroy()
+                ))  # fmt: skip
+            collector, spec = self._query
+            result = collector.RetrieveContents([spec])
         except Exception as exc:  # noqa: BLE001 - vCenter down: the guests keep running
             log(f"cannot read vCenter ({exc.__class__.__name__}: {exc}); guests keep their last state")
             self._si = None

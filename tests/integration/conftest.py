@@ -12,6 +12,7 @@ import resource
 import ssl
 import subprocess
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,7 +83,9 @@ def lab():
     try:
         yield Lab(info=json.loads(paths.info.read_text()), state=paths.state, ca=paths.pki / "ca.pem")
     finally:
-        subprocess.run([str(LAB), "down"], capture_output=True, check=False)
+        down = subprocess.run([str(LAB), "down"], capture_output=True, text=True, check=False)
+        # What each daemon used (tests/shards.py adds it up for the run's figures).
+        (paths.state.parent / "lab-down.log").write_text(down.stdout + down.stderr)
 
 
 @pytest.fixture
@@ -145,7 +148,7 @@ class PlaybookRun:
 
 
 @pytest.fixture
-def run_playbook(lab, tmp_path):
+def run_playbook(lab, tmp_path, request):
     """Run a playbook (a path, or the YAML text of one) against the lab inventory.
 
     ``run_playbook.start(...)`` starts it in the background instead, for a test that changes the lab
@@ -159,7 +162,9 @@ def run_playbook(lab, tmp_path):
             playbook = path
         full_env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", **(env or {})}
         argv = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "inventories/lab", str(playbook), *args]
-        return subprocess.Popen(argv, cwd=REPO, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process = _Measured(argv, cwd=REPO, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process.started = time.monotonic()
+        return process
 
     def finish(process: subprocess.Popen, timeout: float = 600) -> PlaybookRun:
         try:
@@ -168,6 +173,7 @@ def run_playbook(lab, tmp_path):
             if process.poll() is None:
                 process.kill()
                 process.communicate()
+        _log_run(process, request.node.nodeid)
         try:
             document = json.loads(stdout)
         except ValueError:
@@ -183,6 +189,36 @@ def run_playbook(lab, tmp_path):
     run.start = popen
     run.finish = finish
     return run
+
+
+class _Measured(subprocess.Popen):
+    """A process whose resource use is kept when it is reaped (wait4 instead of waitpid): the CPU
+    of one playbook run with its workers and modules, also when runs overlap."""
+
+    usage = None
+
+    def _try_wait(self, wait_flags):
+        try:
+            pid, status, usage = os.wait4(self.pid, wait_flags)
+        except ChildProcessError:
+            return self.pid, 0
+        if pid == self.pid:
+            self.usage = usage
+        return pid, status
+
+
+def _log_run(process: _Measured, test: str) -> None:
+    """One line per playbook run in .lab/playbooks.jsonl: which, for which test, its wall and CPU
+    seconds. tests/shards.py adds them up: where the suite's CPU goes."""
+    usage = process.usage
+    line = {
+        "test": test,
+        "argv": process.args[3:],
+        "seconds": round(time.monotonic() - process.started, 2),
+        "cpu": round(usage.ru_utime + usage.ru_stime, 2) if usage else None,
+    }
+    with (REPO / ".lab" / "playbooks.jsonl").open("a") as log:
+        log.write(json.dumps(line) + "\n")
 
 
 _ONBOARDED: list = []

@@ -82,16 +82,24 @@ class HealthMonitor:
         self._in_flight: set[tuple] = set()
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="monitor")
         self._stop = threading.Event()
+        self._wake = threading.Event()  # a probe has ended: fold its result at once
 
     def start(self) -> None:
         threading.Thread(target=self._loop, name="health-monitor", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _loop(self) -> None:
-        while not self._stop.wait(0.25):
+        # A pass when a probe ends (its result counts at once, as on BIG-IP) and once a second
+        # (probes falling due, timeouts running out): probe intervals are whole seconds.
+        while True:
+            self._wake.wait(1.0)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             now = time.time()
             with self.cluster.lock:
                 jobs = self._due(now)
@@ -144,6 +152,7 @@ class HealthMonitor:
             result["ok"] = ok
             if ok:
                 result["last_ok"] = result["probed"]
+        self._wake.set()
 
     def _monitor_state(self, device, key: tuple, since: float, now: float) -> str:
         result = self._results.get(key)
