@@ -6,7 +6,7 @@ import sys
 import time
 
 import pytest
-from labctl.procs import Daemon, StartError, Supervisor, proc_start_time
+from labctl.procs import Daemon, StartError, Supervisor, cpu_seconds, proc_start_time
 
 
 def sleeper(name: str, ready=lambda: True, seconds: int = 60) -> Daemon:
@@ -89,3 +89,15 @@ def test_stop_all_goes_newest_first(tmp_path):
     second = supervisor.start(sleeper("second"))
     order = [pid for _name, pid, _outcome in supervisor.stop_all()]
     assert order == [second, first]
+
+
+def test_cpu_seconds_counts_what_a_process_used_and_is_none_when_it_is_gone(tmp_path):
+    before = cpu_seconds(os.getpid())
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:
+        pass
+    assert cpu_seconds(os.getpid()) >= before + 0.25
+    supervisor = Supervisor(tmp_path)
+    pid = supervisor.start(sleeper("gone"))
+    supervisor.stop_all()
+    assert cpu_seconds(pid) is None
