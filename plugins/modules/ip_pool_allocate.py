@@ -388,7 +388,13 @@ import os
 import socket
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _ipam
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import (
+    _ipam,
+    _ipam_errors,
+    _ipam_leases,
+    _ipam_pool,
+    _ipam_probe,
+)
 
 ARGUMENT_SPEC = {
     "state": {"type": "str", "choices": ["present", "absent", "query"], "default": "present"},
@@ -447,7 +453,7 @@ def _positive(module: AnsibleModule) -> None:
             module.fail_json(msg=f"Invalid probe.tcp_ports: {port} is not a TCP port (1-65535); nothing was changed")
 
 
-def _pool(module: AnsibleModule) -> _ipam.Pool | None:
+def _pool(module: AnsibleModule) -> _ipam_pool.Pool | None:
     params = module.params
     if params["subnet"] is None:
         if params["state"] == "absent":
@@ -455,16 +461,16 @@ def _pool(module: AnsibleModule) -> _ipam.Pool | None:
         module.fail_json(msg=f"Invalid pool: subnet is required with state={params['state']}; nothing was changed")
     if params["ranges"]:
         ranges = [
-            _ipam.RangeSpec(item["start"], item["end"], f"ranges[{index}].start", f"ranges[{index}].end")
+            _ipam_pool.RangeSpec(item["start"], item["end"], f"ranges[{index}].start", f"ranges[{index}].end")
             for index, item in enumerate(params["ranges"])
         ]
     elif params["start"] is not None:
-        ranges = [_ipam.RangeSpec(params["start"], params["end"])]
+        ranges = [_ipam_pool.RangeSpec(params["start"], params["end"])]
     else:
         module.fail_json(msg="Invalid pool: give start and end, or ranges; nothing was changed")
     try:
-        return _ipam.Pool.parse(params["subnet"], ranges, params["gateway"], params["exclude"])
-    except _ipam.PoolDefinitionError as exc:
+        return _ipam_pool.Pool.parse(params["subnet"], ranges, params["gateway"], params["exclude"])
+    except _ipam_errors.PoolDefinitionError as exc:
         module.fail_json(msg=f"Invalid pool definition, {exc}; nothing was changed", field=exc.field)
 
 
@@ -473,14 +479,14 @@ def _normalised_ip(module: AnsibleModule) -> str | None:
     if value is None:
         return None
     try:
-        return str(_ipam.netaddr.IPAddress(value.strip(), version=4))
-    except (_ipam.netaddr.AddrFormatError, ValueError):
+        return str(_ipam_pool.netaddr.IPAddress(value.strip(), version=4))
+    except (_ipam_pool.netaddr.AddrFormatError, ValueError):
         module.fail_json(msg=f"Invalid ip: {value!r} is not an IPv4 address; nothing was changed", field="ip")
 
 
-def _prober(module: AnsibleModule) -> _ipam.Prober:
+def _prober(module: AnsibleModule) -> _ipam_probe.Prober:
     probe = module.params["probe"]
-    settings = _ipam.ProbeSettings(
+    settings = _ipam_probe.ProbeSettings(
         ping=probe["ping"],
         ping_count=probe["ping_count"],
         ping_timeout=probe["ping_timeout"],
@@ -497,7 +503,7 @@ def _prober(module: AnsibleModule) -> _ipam.Prober:
                 msg="Failed to probe the pool: ping is not installed on the state host; install iputils-ping, "
                 "or set probe.ping=false (with probe.tcp_ports) knowingly"
             )
-    return _ipam.Prober(settings, ping_path)
+    return _ipam_probe.Prober(settings, ping_path)
 
 
 def _default_requester() -> str:
@@ -508,7 +514,7 @@ def _default_requester() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def _network_facts(pool: _ipam.Pool | None) -> dict:
+def _network_facts(pool: _ipam_pool.Pool | None) -> dict:
     return pool.network_facts() if pool is not None else {}
 
 
@@ -533,8 +539,8 @@ def main() -> None:
         mutually_exclusive=[["ranges", "start"], ["ranges", "end"]],
         required_together=[["start", "end"]],
     )
-    if not _ipam.HAS_NETADDR:
-        module.fail_json(msg=missing_required_lib("netaddr"), exception=str(_ipam.NETADDR_IMPORT_ERROR))
+    if not _ipam_pool.HAS_NETADDR:
+        module.fail_json(msg=missing_required_lib("netaddr"), exception=str(_ipam_pool.NETADDR_IMPORT_ERROR))
 
     params = module.params
     _positive(module)
@@ -543,8 +549,8 @@ def main() -> None:
     prober = _prober(module)
     pool_name = params["pool_name"] or params["service"]
     try:
-        store = _ipam.LeaseStore(params["lease_dir"], pool_name, lock_timeout=params["lock_timeout"])
-    except _ipam.PoolDefinitionError as exc:
+        store = _ipam_leases.LeaseStore(params["lease_dir"], pool_name, lock_timeout=params["lock_timeout"])
+    except _ipam_errors.PoolDefinitionError as exc:
         module.fail_json(msg=f"Invalid {exc}; nothing was changed", field=exc.field)
     result = {"changed": False, "lease_file": store.path, "expired": []}
 
@@ -567,10 +573,10 @@ def main() -> None:
                 result.update(ip=found["lease"]["ip"], lease=found["lease"])
             module.exit_json(**result)
 
-        active_store = _ipam.DryRunStore(store) if module.check_mode else store
+        active_store = _ipam_leases.DryRunStore(store) if module.check_mode else store
         allocator = _ipam.Allocator(active_store, pool, prober, wait_timeout=params["lock_timeout"])
         outcome = allocator.present(request) if params["state"] == "present" else allocator.absent(request)
-    except _ipam.IpamError as exc:
+    except _ipam_errors.IpamError as exc:
         module.fail_json(msg=f"Failed to {verb} for {subject}: {exc}", **result)
 
     _warn_expired(module, outcome.expired)

@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 import yaml
-from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _files, _ipam
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _files, _ipam_leases
 from labclient import F5_A, F5_B, emulator, f5, vm_names
 from pyVim.task import WaitForTask
 
@@ -40,7 +40,7 @@ def remove_autoscaled(lab, content, service: str = "acme-web") -> list[str]:
         WaitForTask(vm.Destroy_Task())
     _remove_members(config)
     # The lease and target files, under the locks their modules take.
-    store = _ipam.LeaseStore(str(lab.state / "statehost" / "vm_autoscale" / "ipam"), service)
+    store = _ipam_leases.LeaseStore(str(lab.state / "statehost" / "vm_autoscale" / "ipam"), service)
     with store.locked() as document:
         kept = {
             kind: {ip: entry for ip, entry in document[kind].items() if not entry.get("owner", "").startswith(prefix)}

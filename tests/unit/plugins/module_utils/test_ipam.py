@@ -14,7 +14,13 @@ import sys
 import textwrap
 
 import pytest
-from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _ipam
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import (
+    _ipam,
+    _ipam_errors,
+    _ipam_leases,
+    _ipam_pool,
+    _ipam_probe,
+)
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 
@@ -22,12 +28,12 @@ NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 def pool(**overrides):
     args = {
         "subnet": "198.18.1.0/24",
-        "ranges": [_ipam.RangeSpec("198.18.1.100", "198.18.1.119")],
+        "ranges": [_ipam_pool.RangeSpec("198.18.1.100", "198.18.1.119")],
         "gateway": "198.18.1.1",
         "exclude": [],
     }
     args.update(overrides)
-    return _ipam.Pool.parse(args["subnet"], args["ranges"], args["gateway"], args["exclude"])
+    return _ipam_pool.Pool.parse(args["subnet"], args["ranges"], args["gateway"], args["exclude"])
 
 
 class Clock:
@@ -43,7 +49,7 @@ class FakeProber:
 
     def __init__(self, answering=(), concurrency=8, conflict_hold=3600, error=None):
         self.answering = set(answering)
-        self.settings = _ipam.ProbeSettings(concurrency=concurrency, conflict_hold=conflict_hold)
+        self.settings = _ipam_probe.ProbeSettings(concurrency=concurrency, conflict_hold=conflict_hold)
         self.waves = []
         self.error = error
 
@@ -53,7 +59,7 @@ class FakeProber:
 
     def first_clean(self, candidates):
         if self.error:
-            raise _ipam.ProbeError(self.error)
+            raise _ipam_errors.ProbeError(self.error)
         self.waves.append(list(candidates))
         results = []
         clean = None
@@ -65,11 +71,11 @@ class FakeProber:
                 results.append({"ip": ip, "result": "clean"})
             else:
                 results.append({"ip": ip, "result": "cancelled"})
-        return _ipam.ProbeOutcome(clean=clean, results=results)
+        return _ipam_probe.ProbeOutcome(clean=clean, results=results)
 
 
 def allocator(tmp_path, the_pool=None, prober=None, clock=None, store=None):
-    store = store or _ipam.LeaseStore(str(tmp_path / "ipam"), "acme-web", lock_timeout=2)
+    store = store or _ipam_leases.LeaseStore(str(tmp_path / "ipam"), "acme-web", lock_timeout=2)
     return _ipam.Allocator(
         store, the_pool or pool(), prober or FakeProber(), clock=clock or Clock(), sleep=lambda s: None, wait_timeout=0
     )
@@ -92,10 +98,13 @@ def read_leases(tmp_path):
 
 def test_candidates_follow_range_order_and_skip_exclusions_and_taken():
     the_pool = pool(
-        ranges=[_ipam.RangeSpec("198.18.1.200", "198.18.1.202"), _ipam.RangeSpec("198.18.1.100", "198.18.1.103")],
+        ranges=[
+            _ipam_pool.RangeSpec("198.18.1.200", "198.18.1.202"),
+            _ipam_pool.RangeSpec("198.18.1.100", "198.18.1.103"),
+        ],
         exclude=["198.18.1.101", "198.18.1.201-198.18.1.202"],
     )
-    taken = {int(_ipam.netaddr.IPAddress("198.18.1.102"))}
+    taken = {int(_ipam_pool.netaddr.IPAddress("198.18.1.102"))}
     assert list(the_pool.candidates(taken)) == ["198.18.1.100", "198.18.1.103", "198.18.1.200"]
     assert the_pool.size == 7
     assert len(the_pool.excluded) == 3
@@ -116,16 +125,16 @@ def test_exclusions_outside_the_ranges_do_not_count_as_excluded():
         ({"subnet": "2001:db8::/64"}, "subnet", "only IPv4"),
         ({"subnet": "198.18.1.0/31"}, "subnet", "too small"),
         ({"ranges": []}, "ranges", "no range"),
-        ({"ranges": [_ipam.RangeSpec("198.18.2.100", "198.18.1.119")]}, "start", "outside the subnet"),
-        ({"ranges": [_ipam.RangeSpec("198.18.1.100", "198.18.1.300")]}, "end", "not an IPv4 address"),
-        ({"ranges": [_ipam.RangeSpec("198.18.1.0", "198.18.1.10")]}, "start", "network address"),
-        ({"ranges": [_ipam.RangeSpec("198.18.1.200", "198.18.1.255")]}, "end", "broadcast address"),
-        ({"ranges": [_ipam.RangeSpec("198.18.1.119", "198.18.1.100")]}, "start", "after end"),
+        ({"ranges": [_ipam_pool.RangeSpec("198.18.2.100", "198.18.1.119")]}, "start", "outside the subnet"),
+        ({"ranges": [_ipam_pool.RangeSpec("198.18.1.100", "198.18.1.300")]}, "end", "not an IPv4 address"),
+        ({"ranges": [_ipam_pool.RangeSpec("198.18.1.0", "198.18.1.10")]}, "start", "network address"),
+        ({"ranges": [_ipam_pool.RangeSpec("198.18.1.200", "198.18.1.255")]}, "end", "broadcast address"),
+        ({"ranges": [_ipam_pool.RangeSpec("198.18.1.119", "198.18.1.100")]}, "start", "after end"),
         (
             {
                 "ranges": [
-                    _ipam.RangeSpec("198.18.1.100", "198.18.1.119", "ranges[0].start", "ranges[0].end"),
-                    _ipam.RangeSpec("198.18.1.110", "198.18.1.130", "ranges[1].start", "ranges[1].end"),
+                    _ipam_pool.RangeSpec("198.18.1.100", "198.18.1.119", "ranges[0].start", "ranges[0].end"),
+                    _ipam_pool.RangeSpec("198.18.1.110", "198.18.1.130", "ranges[1].start", "ranges[1].end"),
                 ]
             },
             "ranges[1].start",
@@ -137,14 +146,14 @@ def test_exclusions_outside_the_ranges_do_not_count_as_excluded():
         ({"exclude": ["198.18.1.10", "bogus"]}, "exclude[1]", "neither an address"),
         ({"exclude": ["198.18.7.10"]}, "exclude[0]", "not inside the subnet"),
         (
-            {"subnet": "10.0.0.0/8", "ranges": [_ipam.RangeSpec("10.0.0.1", "10.2.0.0")], "gateway": None},
+            {"subnet": "10.0.0.0/8", "ranges": [_ipam_pool.RangeSpec("10.0.0.1", "10.2.0.0")], "gateway": None},
             "ranges",
             "at most 65536",
         ),
     ],
 )
 def test_bad_pool_definitions_name_the_field(overrides, field, words):
-    with pytest.raises(_ipam.PoolDefinitionError) as raised:
+    with pytest.raises(_ipam_errors.PoolDefinitionError) as raised:
         pool(**overrides)
     assert raised.value.field == field
     assert words in str(raised.value)
@@ -152,8 +161,8 @@ def test_bad_pool_definitions_name_the_field(overrides, field, words):
 
 def test_bad_pool_name_is_refused_before_any_path_is_built(tmp_path):
     for name in ("../etc/passwd", "", ".hidden", "a/b", "x" * 64):
-        with pytest.raises(_ipam.PoolDefinitionError):
-            _ipam.LeaseStore(str(tmp_path), name)
+        with pytest.raises(_ipam_errors.PoolDefinitionError):
+            _ipam_leases.LeaseStore(str(tmp_path), name)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -171,7 +180,7 @@ def test_present_reserves_the_first_clean_address_and_is_idempotent(tmp_path):
     assert on_disk["owner"] == "acme-web-auto-1"
     assert on_disk["service"] == "acme-web"
     assert on_disk["requested_by"] == "test"
-    assert _ipam.parse_time(on_disk["expires_at"]) == NOW + 1800
+    assert _ipam_leases.parse_time(on_disk["expires_at"]) == NOW + 1800
     before = lease_file(tmp_path).read_bytes()
 
     prober = FakeProber()
@@ -209,7 +218,7 @@ def test_confirm_with_the_address_after_expiry_releases_it_or_fails(tmp_path):
     allocator(tmp_path, clock=clock).present(request("slower", reservation_ttl=60))  # .101
     clock.now += 61
     allocator(tmp_path, clock=clock).present(request("quick"))  # takes the freed .101
-    with pytest.raises(_ipam.LeaseConflict, match=re.escape("198.18.1.101 is already leased to quick")):
+    with pytest.raises(_ipam_errors.LeaseConflict, match=re.escape("198.18.1.101 is already leased to quick")):
         allocator(tmp_path, clock=clock).present(request("slower", ip="198.18.1.101", confirm=True))
     assert "slower" not in {lease["owner"] for lease in read_leases(tmp_path).values()}
 
@@ -229,7 +238,7 @@ def test_each_owner_gets_its_own_address(tmp_path):
 def test_an_owner_of_another_service_is_refused_and_nothing_changes(tmp_path):
     allocator(tmp_path).present(request())
     before = lease_file(tmp_path).read_bytes()
-    with pytest.raises(_ipam.LeaseConflict, match="for service acme-web, not globex-api"):
+    with pytest.raises(_ipam_errors.LeaseConflict, match="for service acme-web, not globex-api"):
         allocator(tmp_path).present(request(service="globex-api"))
     assert lease_file(tmp_path).read_bytes() == before
 
@@ -248,9 +257,9 @@ def test_absent_releases_and_a_second_release_is_ok(tmp_path):
 def test_absent_by_ip_of_another_owner_releases_nothing(tmp_path):
     allocator(tmp_path).present(request("vm-a"))
     allocator(tmp_path).present(request("vm-b"))
-    with pytest.raises(_ipam.LeaseConflict, match="leased to vm-a, not vm-c"):
+    with pytest.raises(_ipam_errors.LeaseConflict, match="leased to vm-a, not vm-c"):
         allocator(tmp_path).absent(request("vm-c", ip="198.18.1.100"))
-    with pytest.raises(_ipam.LeaseConflict, match=re.escape("vm-b holds 198.18.1.101, not 198.18.1.100")):
+    with pytest.raises(_ipam_errors.LeaseConflict, match=re.escape("vm-b holds 198.18.1.101, not 198.18.1.100")):
         allocator(tmp_path).absent(request("vm-b", ip="198.18.1.100"))
     assert set(read_leases(tmp_path)) == {"198.18.1.100", "198.18.1.101"}
 
@@ -268,11 +277,11 @@ def test_explicit_ip_is_adopted_without_probes_and_must_be_free(tmp_path):
     adopted = allocator(tmp_path, prober=prober).present(request("vm-a", ip="198.18.1.110", confirm=True))
     assert adopted.after["ip"] == "198.18.1.110"
     assert prober.waves == []
-    with pytest.raises(_ipam.LeaseConflict, match="already leased to vm-a"):
+    with pytest.raises(_ipam_errors.LeaseConflict, match="already leased to vm-a"):
         allocator(tmp_path).present(request("vm-b", ip="198.18.1.110"))
-    with pytest.raises(_ipam.PoolDefinitionError, match="not inside the pool"):
+    with pytest.raises(_ipam_errors.PoolDefinitionError, match="not inside the pool"):
         allocator(tmp_path).present(request("vm-b", ip="198.18.1.10"))
-    with pytest.raises(_ipam.LeaseConflict, match=re.escape("already holds 198.18.1.110")):
+    with pytest.raises(_ipam_errors.LeaseConflict, match=re.escape("already holds 198.18.1.110")):
         allocator(tmp_path).present(request("vm-a", ip="198.18.1.111"))
 
 
@@ -320,7 +329,7 @@ def test_answering_addresses_become_conflicts_and_leased_ones_are_never_probed(t
     conflicts = json.loads(lease_file(tmp_path).read_text())["conflicts"]
     assert set(conflicts) == {"198.18.1.101", "198.18.1.102"}
     assert conflicts["198.18.1.101"]["seen_by"] == "icmp"
-    assert conflicts["198.18.1.101"]["first_seen"] == _ipam.format_time(NOW)
+    assert conflicts["198.18.1.101"]["first_seen"] == _ipam_leases.format_time(NOW)
     # the holds of the run are gone
     assert json.loads(lease_file(tmp_path).read_text())["probing"] == {}
 
@@ -350,16 +359,16 @@ def test_a_conflict_seen_again_keeps_its_first_time_and_counts(tmp_path):
     )
     entry = json.loads(lease_file(tmp_path).read_text())["conflicts"]["198.18.1.100"]
     assert entry["times"] == 2
-    assert entry["first_seen"] == _ipam.format_time(NOW)
-    assert entry["last_seen"] == _ipam.format_time(NOW + 100)
+    assert entry["first_seen"] == _ipam_leases.format_time(NOW)
+    assert entry["last_seen"] == _ipam_leases.format_time(NOW + 100)
 
 
 def test_exhaustion_says_how_many_are_leased_excluded_and_in_conflict(tmp_path):
-    small = pool(ranges=[_ipam.RangeSpec("198.18.1.100", "198.18.1.105")], exclude=["198.18.1.105"])
+    small = pool(ranges=[_ipam_pool.RangeSpec("198.18.1.100", "198.18.1.105")], exclude=["198.18.1.105"])
     allocator(tmp_path, the_pool=small).present(request("vm-a"))
     allocator(tmp_path, the_pool=small).present(request("vm-b", confirm=True))
     prober = FakeProber(answering={"198.18.1.102", "198.18.1.103", "198.18.1.104"})
-    with pytest.raises(_ipam.PoolExhausted) as raised:
+    with pytest.raises(_ipam_errors.PoolExhausted) as raised:
         allocator(tmp_path, the_pool=small, prober=prober).present(request("vm-c"))
     message = str(raised.value)
     assert "of 6 addresses, 2 are leased (1 in use, 1 reserved), 1 excluded, 3 in conflict" in message
@@ -371,12 +380,12 @@ def test_exhaustion_says_how_many_are_leased_excluded_and_in_conflict(tmp_path):
 
 
 def test_addresses_held_by_another_run_are_skipped(tmp_path):
-    store = _ipam.LeaseStore(str(tmp_path / "ipam"), "acme-web")
+    store = _ipam_leases.LeaseStore(str(tmp_path / "ipam"), "acme-web")
     with store.locked() as document:
         document["probing"]["198.18.1.100"] = {
             "ip": "198.18.1.100",
             "owner": "other-run",
-            "expires_at": _ipam.format_time(NOW + 30),
+            "expires_at": _ipam_leases.format_time(NOW + 30),
         }
         store.write(document, NOW)
     prober = FakeProber()
@@ -386,12 +395,12 @@ def test_addresses_held_by_another_run_are_skipped(tmp_path):
 
 
 def test_a_dead_runs_hold_expires(tmp_path):
-    store = _ipam.LeaseStore(str(tmp_path / "ipam"), "acme-web")
+    store = _ipam_leases.LeaseStore(str(tmp_path / "ipam"), "acme-web")
     with store.locked() as document:
         document["probing"]["198.18.1.100"] = {
             "ip": "198.18.1.100",
             "owner": "dead-run",
-            "expires_at": _ipam.format_time(NOW - 1),
+            "expires_at": _ipam_leases.format_time(NOW - 1),
         }
         store.write(document, NOW)
     assert allocator(tmp_path).present(request()).after["ip"] == "198.18.1.100"
@@ -406,14 +415,14 @@ def test_a_conflicting_late_lease_leaves_no_hold(tmp_path):
             allocator(tmp_path).present(request(service="globex-api"))  # same owner, meanwhile
             return outcome
 
-    with pytest.raises(_ipam.LeaseConflict, match="not acme-web"):
+    with pytest.raises(_ipam_errors.LeaseConflict, match="not acme-web"):
         allocator(tmp_path, prober=RacingProber()).present(request())
     assert json.loads(lease_file(tmp_path).read_text())["probing"] == {}
 
 
 def test_a_probe_that_cannot_run_fails_and_leaves_no_hold(tmp_path):
     prober = FakeProber(error="ping 198.18.1.100 failed (exit 2): connect: Network is unreachable")
-    with pytest.raises(_ipam.ProbeError, match="Network is unreachable"):
+    with pytest.raises(_ipam_errors.ProbeError, match="Network is unreachable"):
         allocator(tmp_path, prober=prober).present(request())
     document = json.loads(lease_file(tmp_path).read_text())
     assert document["probing"] == {}
@@ -426,19 +435,19 @@ def test_a_probe_that_cannot_run_fails_and_leaves_no_hold(tmp_path):
 def test_dry_run_store_predicts_without_writing(tmp_path):
     allocator(tmp_path).present(request("vm-a"))
     before = lease_file(tmp_path).read_bytes()
-    real = _ipam.LeaseStore(str(tmp_path / "ipam"), "acme-web")
-    outcome = allocator(tmp_path, store=_ipam.DryRunStore(real)).present(request("vm-b"))
+    real = _ipam_leases.LeaseStore(str(tmp_path / "ipam"), "acme-web")
+    outcome = allocator(tmp_path, store=_ipam_leases.DryRunStore(real)).present(request("vm-b"))
     assert outcome.changed
     assert outcome.after["ip"] == "198.18.1.101"
     assert lease_file(tmp_path).read_bytes() == before
-    released = allocator(tmp_path, store=_ipam.DryRunStore(real)).absent(request("vm-a"))
+    released = allocator(tmp_path, store=_ipam_leases.DryRunStore(real)).absent(request("vm-a"))
     assert released.changed
     assert lease_file(tmp_path).read_bytes() == before
 
 
 def test_dry_run_on_a_missing_file_creates_nothing(tmp_path):
-    real = _ipam.LeaseStore(str(tmp_path / "ipam"), "acme-web")
-    outcome = allocator(tmp_path, store=_ipam.DryRunStore(real)).present(request())
+    real = _ipam_leases.LeaseStore(str(tmp_path / "ipam"), "acme-web")
+    outcome = allocator(tmp_path, store=_ipam_leases.DryRunStore(real)).present(request())
     assert outcome.after["ip"] == "198.18.1.100"
     assert not (tmp_path / "ipam").exists()
 
@@ -448,7 +457,7 @@ def test_dry_run_on_a_missing_file_creates_nothing(tmp_path):
 
 def valid_document():
     return {
-        "schema": _ipam.SCHEMA,
+        "schema": _ipam_leases.SCHEMA,
         "version": 1,
         "pool": "acme-web",
         "updated_at": "2026-11-22T10:00:00Z",
@@ -509,7 +518,7 @@ def test_a_broken_lease_file_fails_with_its_path_and_is_left_untouched(tmp_path,
     (tmp_path / "ipam").mkdir()
     lease_file(tmp_path).write_text(text)
     stamp = os.stat(lease_file(tmp_path)).st_mtime_ns
-    with pytest.raises(_ipam.LeaseFileError) as raised:
+    with pytest.raises(_ipam_errors.LeaseFileError) as raised:
         allocator(tmp_path).present(request())
     assert str(lease_file(tmp_path)) in str(raised.value)
     assert words in str(raised.value)
@@ -521,8 +530,8 @@ def test_two_leases_for_one_owner_is_a_broken_file(tmp_path):
     document = valid_document()
     second = dict(document["leases"]["198.18.1.100"], ip="198.18.1.101")
     document["leases"]["198.18.1.101"] = second
-    with pytest.raises(_ipam.LeaseFileError, match="holds two leases"):
-        _ipam.validate_document(document)
+    with pytest.raises(_ipam_errors.LeaseFileError, match="holds two leases"):
+        _ipam_leases.validate_document(document)
 
 
 def test_the_written_file_follows_the_schema_and_keeps_a_backup(tmp_path):
@@ -530,10 +539,10 @@ def test_the_written_file_follows_the_schema_and_keeps_a_backup(tmp_path):
     first = lease_file(tmp_path).read_text()
     allocator(tmp_path).present(request("vm-b"))
     document = json.loads(lease_file(tmp_path).read_text())
-    _ipam.validate_document(document)
+    _ipam_leases.validate_document(document)
     assert document["definition"]["ranges"] == ["198.18.1.100-198.18.1.119"]
     backup = json.loads((tmp_path / "ipam" / "acme-web.json.bak").read_text())  # the version before the last write
-    _ipam.validate_document(backup)
+    _ipam_leases.validate_document(backup)
     assert backup["leases"] == json.loads(first)["leases"]
     assert stat.S_IMODE(os.stat(lease_file(tmp_path)).st_mode) == 0o640
     assert [p.name for p in (tmp_path / "ipam").iterdir() if p.name.endswith(".tmp")] == []
@@ -546,18 +555,18 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypat
     def no_rename(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(_ipam.os, "replace", no_rename)
-    with pytest.raises(_ipam.LeaseFileError, match="No space left on device"):
+    monkeypatch.setattr(os, "replace", no_rename)
+    with pytest.raises(_ipam_errors.LeaseFileError, match="No space left on device"):
         allocator(tmp_path).present(request("vm-b"))
     assert lease_file(tmp_path).read_bytes() == before
     assert [p.name for p in (tmp_path / "ipam").iterdir() if p.name.endswith(".tmp")] == []
 
 
 def test_the_lock_times_out_with_a_clear_message(tmp_path):
-    store = _ipam.LeaseStore(str(tmp_path / "ipam"), "acme-web", lock_timeout=0.2)
+    store = _ipam_leases.LeaseStore(str(tmp_path / "ipam"), "acme-web", lock_timeout=0.2)
     with store.locked():
-        other = _ipam.LeaseStore(str(tmp_path / "ipam"), "acme-web", lock_timeout=0.2)
-        with pytest.raises(_ipam.LockTimeout, match=re.escape("stayed locked for 0.2 s")), other.locked():
+        other = _ipam_leases.LeaseStore(str(tmp_path / "ipam"), "acme-web", lock_timeout=0.2)
+        with pytest.raises(_ipam_errors.LockTimeout, match=re.escape("stayed locked for 0.2 s")), other.locked():
             pass
 
 
@@ -591,7 +600,7 @@ def fake_ping(tmp_path):
 
 
 def test_prober_takes_the_first_clean_address_in_order(fake_ping, tmp_path):
-    prober = _ipam.Prober(_ipam.ProbeSettings(ping_count=3, ping_timeout=0.5), str(fake_ping))
+    prober = _ipam_probe.Prober(_ipam_probe.ProbeSettings(ping_count=3, ping_timeout=0.5), str(fake_ping))
     outcome = prober.first_clean(["10.0.0.1", "10.0.0.2", "10.0.0.3"])
     assert outcome.clean == "10.0.0.2"
     assert outcome.results[0] == {"ip": "10.0.0.1", "result": "conflict", "seen_by": "icmp"}
@@ -602,20 +611,20 @@ def test_prober_takes_the_first_clean_address_in_order(fake_ping, tmp_path):
 
 
 def test_prober_stops_at_the_first_clean_address(fake_ping, tmp_path):
-    prober = _ipam.Prober(_ipam.ProbeSettings(), str(fake_ping))
+    prober = _ipam_probe.Prober(_ipam_probe.ProbeSettings(), str(fake_ping))
     outcome = prober.first_clean(["10.0.0.2"])
     assert outcome.clean == "10.0.0.2"
     assert len((tmp_path / "argv.log").read_text().splitlines()) == 1
 
 
 def test_prober_fails_when_ping_cannot_run(fake_ping):
-    prober = _ipam.Prober(_ipam.ProbeSettings(), str(fake_ping))
-    with pytest.raises(_ipam.ProbeError, match=r"exit 2\): ping: connect: Network is unreachable"):
+    prober = _ipam_probe.Prober(_ipam_probe.ProbeSettings(), str(fake_ping))
+    with pytest.raises(_ipam_errors.ProbeError, match=r"exit 2\): ping: connect: Network is unreachable"):
         prober.first_clean(["10.0.0.9"])
 
 
 def test_prober_reports_every_answering_candidate_when_none_is_clean(fake_ping):
-    prober = _ipam.Prober(_ipam.ProbeSettings(), str(fake_ping))
+    prober = _ipam_probe.Prober(_ipam_probe.ProbeSettings(), str(fake_ping))
     outcome = prober.first_clean(["10.0.0.1", "10.0.1.1"])
     assert outcome.clean is None
     assert [result["result"] for result in outcome.results] == ["conflict", "conflict"]
@@ -631,7 +640,7 @@ def test_tcp_probe_counts_an_accepted_or_refused_connection_as_an_answer():
     closed.close()
     try:
         for port in (listening.getsockname()[1], closed_port):
-            prober = _ipam.Prober(_ipam.ProbeSettings(ping=False, tcp_ports=(port,)))
+            prober = _ipam_probe.Prober(_ipam_probe.ProbeSettings(ping=False, tcp_ports=(port,)))
             outcome = prober.first_clean(["127.0.0.1"])
             assert outcome.clean is None
             assert outcome.results == [{"ip": "127.0.0.1", "result": "conflict", "seen_by": f"tcp/{port}"}]
@@ -640,5 +649,5 @@ def test_tcp_probe_counts_an_accepted_or_refused_connection_as_an_answer():
 
 
 def test_without_probes_the_first_candidate_is_taken_unchecked():
-    prober = _ipam.Prober(_ipam.ProbeSettings(ping=False))
+    prober = _ipam_probe.Prober(_ipam_probe.ProbeSettings(ping=False))
     assert prober.first_clean(["10.0.0.1", "10.0.0.2"]).clean == "10.0.0.1"

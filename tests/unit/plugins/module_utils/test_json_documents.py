@@ -5,7 +5,7 @@ import json
 import os
 
 import pytest
-from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _files, _ipam, _state
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _files, _ipam_errors, _ipam_leases, _state
 
 
 def test_a_missing_or_blank_document_is_the_callers_empty_one(tmp_path):
@@ -50,5 +50,7 @@ def test_each_store_words_a_broken_document_for_its_own_file(tmp_path):
     with pytest.raises(_state.StateError, match=r"the state file .*acme-web.json is not valid JSON .* left untouched"):
         _state.ServiceState(str(tmp_path), "acme-web").read()
     (tmp_path / "acme-web.json").write_text("[")
-    with pytest.raises(_ipam.LeaseFileError, match=r"lease file .*acme-web.json is not valid JSON .*acme-web.json.bak"):
-        _ipam.LeaseStore(str(tmp_path), "acme-web").read()
+    with pytest.raises(
+        _ipam_errors.LeaseFileError, match=r"lease file .*acme-web.json is not valid JSON .*acme-web.json.bak"
+    ):
+        _ipam_leases.LeaseStore(str(tmp_path), "acme-web").read()

@@ -5,11 +5,11 @@ import json
 from typing import ClassVar
 
 import pytest
-from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _ipam
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _ipam_probe
 from ansible_collections.danacloud.vm_autoscale.plugins.modules import ip_pool_allocate
 
 
-class SilentProber(_ipam.Prober):
+class SilentProber(_ipam_probe.Prober):
     """Every address is clean except those in ANSWERING."""
 
     ANSWERING: ClassVar[set] = set()
@@ -23,13 +23,13 @@ class SilentProber(_ipam.Prober):
             elif clean is None:
                 clean = ip
                 results.append({"ip": ip, "result": "clean"})
-        return _ipam.ProbeOutcome(clean=clean, results=results)
+        return _ipam_probe.ProbeOutcome(clean=clean, results=results)
 
 
 @pytest.fixture(autouse=True)
 def fake_probes(monkeypatch):
     SilentProber.ANSWERING = set()
-    monkeypatch.setattr(ip_pool_allocate._ipam, "Prober", SilentProber)
+    monkeypatch.setattr(ip_pool_allocate._ipam_probe, "Prober", SilentProber)
 
 
 @pytest.fixture
