@@ -96,6 +96,15 @@ def autoscale_monitoring_removed(names: list, settings: dict) -> dict:
         raise AnsibleFilterError(f"autoscale_monitoring_removed: give the setting {exc}") from exc
 
 
+def autoscale_targets_file(name: str, file_sd_dir: str) -> str:
+    invalid = autoscale_invalid_services([name])
+    if invalid:
+        raise AnsibleFilterError(f"autoscale_targets_file: not a service name: {name!r}")
+    if not isinstance(file_sd_dir, str) or not file_sd_dir:
+        raise AnsibleFilterError("autoscale_targets_file: give the folder of the file_sd targets (file_sd_dir)")
+    return _utils("_monitoring").targets_file(str(name), file_sd_dir)
+
+
 def autoscale_token_files(names: list, tokens: list, secrets_dir: str) -> list:
     try:
         return _utils("_monitoring").token_files(list(names), list(tokens), secrets_dir)
@@ -210,6 +219,7 @@ class FilterModule:
             "autoscale_alertmanager_config": autoscale_alertmanager_config,
             "autoscale_monitoring_files": autoscale_monitoring_files,
             "autoscale_monitoring_removed": autoscale_monitoring_removed,
+            "autoscale_targets_file": autoscale_targets_file,
             "autoscale_token_files": autoscale_token_files,
             "autoscale_token_problems": autoscale_token_problems,
             "autoscale_jenkins_jobs": autoscale_jenkins_jobs,

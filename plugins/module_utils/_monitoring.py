@@ -20,6 +20,12 @@ RULES_HEADER = (
 )
 
 
+def targets_file(name: str, file_sd_dir: str) -> str:
+    """The targets file of service ``name``'s autoscaled VMs: what scale-out, scale-in and
+    reconcile change (module autoscale_target), onboarding creates and offboarding removes."""
+    return f"{file_sd_dir}/vm_autoscale-{name}-auto.json"
+
+
 def paths(name: str, settings: dict) -> dict:
     """Where the monitoring files of service ``name`` are - named here only, for onboarding (which
     writes them) and offboarding (which removes them): on the PLG host its ``static`` and ``auto``
@@ -28,7 +34,7 @@ def paths(name: str, settings: dict) -> dict:
     file_sd, rules_dir, textfile = settings["file_sd_dir"], settings["rules_dir"], settings["textfile_dir"]
     return {
         "static": f"{file_sd}/vm_autoscale-{name}-static.json",
-        "auto": f"{file_sd}/vm_autoscale-{name}-auto.json",
+        "auto": targets_file(name, file_sd),
         "auto_lock": f"{file_sd}/.vm_autoscale-{name}-auto.json.lock",
         "rules": f"{rules_dir}/vm_autoscale-{name}.yml",
         "config": f"{textfile}/vm_autoscale_{name}_config.prom",

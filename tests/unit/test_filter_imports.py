@@ -27,6 +27,17 @@ autoscale.autoscale_plan({{"state": {{}}, "enabled": True, "respect_cooldown": T
 loaded["autoscale_plan"] = ours()
 loaded["filters"] = sorted(autoscale.FilterModule().filters())
 loaded["invalid"] = autoscale.autoscale_invalid_services(["acme-web", "Bad", "a" * 41, "x\\n", "-a", None, "x" * 40])
+loaded["targets_file"] = autoscale.autoscale_targets_file("acme-web", "/etc/prometheus/file_sd")
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _monitoring
+settings = {{"file_sd_dir": "/etc/prometheus/file_sd", "rules_dir": "/r", "textfile_dir": "/t"}}
+loaded["onboarding_auto"] = _monitoring.paths("acme-web", settings)["auto"]
+refused = []
+for name, folder in (("acme-web/../x", "/f"), ("Bad", "/f"), ("acme-web", ""), ("acme-web", None)):
+    try:
+        autoscale.autoscale_targets_file(name, folder)
+    except Exception as exc:
+        refused.append(str(exc))
+loaded["targets_file_refused"] = refused
 print(json.dumps(loaded))
 """
 
@@ -40,6 +51,11 @@ def test_the_filter_plugin_imports_a_module_utils_only_with_the_filter_that_need
     assert loaded["plugin"] == []
     assert loaded["autoscale_config"] == ["_model", "_names"]  # the model checks names by _names' rule
     assert loaded["autoscale_plan"] == ["_model", "_names", "_plan"]
-    assert "autoscale_plan" in loaded["filters"] and len(loaded["filters"]) == 18
+    assert "autoscale_plan" in loaded["filters"] and len(loaded["filters"]) == 19
+    # the scale roles' targets file is the one onboarding creates (_monitoring names both)
+    assert loaded["targets_file"] == "/etc/prometheus/file_sd/vm_autoscale-acme-web-auto.json"
+    assert loaded["targets_file"] == loaded["onboarding_auto"]
+    refused = loaded["targets_file_refused"]
+    assert len(refused) == 4 and all(message.startswith("autoscale_targets_file: ") for message in refused), refused
     # the one rule for a service's name (_names), as the offboarding roles ask it
     assert loaded["invalid"] == ["Bad", "a" * 41, "x\n", "-a", None]
