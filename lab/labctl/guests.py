@@ -361,8 +361,8 @@ class GuestSimulator:
                     )
                     guest.advance(dt, cpu, memory)
                     count = guest.connections.step(now, load * settings["connections_per_percent"], guest in in_service)
-                    if key in known:
-                        updates[key] = count
+                    if key in known and known[key].get("current_connections") != count:
+                        updates[key] = count  # only what changed: an idle lab sends nothing
         if active and updates:
             try:
                 control(self.config["f5_control_socket"], "PUT", f"/devices/{active}/connections", updates, timeout=2)

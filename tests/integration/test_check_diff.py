@@ -177,7 +177,7 @@ def test_a_first_check_diff_on_a_new_site_changes_nothing_and_the_real_run_does_
 
 
 def test_the_diff_of_a_threshold_change_shows_the_changed_expression(run_playbook, lab, tmp_path):
-    assert run_playbook("playbooks/onboard.yml").returncode == 0
+    assert run_playbook("playbooks/onboard.yml", "-l", "acme-web").returncode == 0  # its rule file as configured
     rule_file = lab.state / "plg" / "prometheus" / "rules" / "vm_autoscale-acme-web.yml"
     before = rule_file.read_text()
     config = yaml.safe_load((REPO / "inventories" / "lab" / "host_vars" / "acme-web.yml").read_text())

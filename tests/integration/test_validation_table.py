@@ -11,7 +11,6 @@ scale-out and its dry run: tests/integration/test_template_check.py.)
 import copy
 import hashlib
 
-import pytest
 import yaml
 from conftest import REPO
 from labclient import jenkins
@@ -130,11 +129,6 @@ def _failure(run, task):
                     if result.get("failed"):
                         return result["msg"]
     raise AssertionError(f"no failure of {task!r}: {run.stdout[-3000:]}")
-
-
-@pytest.fixture
-def onboarded(run_playbook):
-    assert run_playbook("playbooks/onboard.yml").returncode == 0
 
 
 def test_every_mistake_is_named_with_its_fix_and_nothing_changes(run_playbook, lab, onboarded, tmp_path):
