@@ -13,11 +13,13 @@ promtool and amtool and that Prometheus loaded one rule group per service.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import shutil
 import ssl
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -26,6 +28,9 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "lab"))
+from labctl.plan import load_plan  # noqa: E402 - after the path is set
+
 LAB_INVENTORY = REPO / "inventories" / "lab"
 
 
@@ -106,7 +111,14 @@ def checks(lab_state: Path, count: int) -> str:
         check=False,
     )
     context = ssl.create_default_context(cafile=str(lab_state / "pki" / "ca.pem"))
-    with urllib.request.urlopen("https://198.18.0.40:9090/api/v1/rules", context=context, timeout=30) as response:
+    # Prometheus's API asks for the lab's API user (basic auth, lab/labctl/plg.py; lab/plan.yml names it).
+    user = load_plan().plg["username"]
+    password = (lab_state / "secrets" / "plg_password").read_text().strip()
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    request = urllib.request.Request(
+        "https://198.18.0.40:9090/api/v1/rules", headers={"Authorization": f"Basic {token}"}
+    )
+    with urllib.request.urlopen(request, context=context, timeout=30) as response:  # noqa: S310 - the lab's https URL
         groups = [g for g in json.load(response)["data"]["groups"] if g["name"].startswith("vm_autoscale-svc-")]
     ok = promtool.returncode == 0 and amtool.returncode == 0 and len(groups) == count
     verdict = "" if ok else "  <-- CHECK"

@@ -262,6 +262,7 @@ class Device:
         self.health: dict[tuple[str, str], dict] = {}  # (pool, member) -> monitor status
         self.node_health: dict[str, dict] = {}  # node -> its node monitor's status
         self.connections: dict[str, int] = {}  # "address:port" -> current server-side connections
+        self.on_change = None  # called after each configuration change (the health monitor looks at once)
         self.load()
 
     # --- persistence -------------------------------------------------------------------
@@ -290,6 +291,8 @@ class Device:
             obj["generation"] = self.generation
         self.last_change = time.time()
         self.save()
+        if self.on_change is not None:
+            self.on_change()
         return self.generation
 
     def replace_config(self, config: dict, last_change: float) -> None:
@@ -310,6 +313,8 @@ class Device:
         self.health = {k: v for k, v in self.health.items() if k[1] in self.config["members"].get(k[0], {})}
         self.node_health = {k: v for k, v in self.node_health.items() if k in self.config["nodes"]}
         self.save()
+        if self.on_change is not None:
+            self.on_change()
 
     # --- monitors ----------------------------------------------------------------------
 

@@ -85,6 +85,8 @@ class HealthMonitor:
         self._wake = threading.Event()  # a probe has ended: fold its result at once
 
     def start(self) -> None:
+        for device in self.cluster.devices.values():
+            device.on_change = self._wake.set  # a new member or monitor is probed at once
         threading.Thread(target=self._loop, name="health-monitor", daemon=True).start()
 
     def stop(self) -> None:
@@ -93,8 +95,9 @@ class HealthMonitor:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _loop(self) -> None:
-        # A pass when a probe ends (its result counts at once, as on BIG-IP) and once a second
-        # (probes falling due, timeouts running out): probe intervals are whole seconds.
+        # A pass when a probe ends (its result counts at once, as on BIG-IP), when the configuration
+        # changes (a new member is probed at once) and once a second (probes falling due, timeouts
+        # running out): probe intervals are whole seconds.
         while True:
             self._wake.wait(1.0)
             self._wake.clear()
