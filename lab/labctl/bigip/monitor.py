@@ -82,7 +82,7 @@ class HealthMonitor:
         self._in_flight: set[tuple] = set()
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="monitor")
         self._stop = threading.Event()
-        self._wake = threading.Event()  # a probe has ended: fold its result at once
+        self._wake = threading.Event()  # a probe ended or the configuration changed: look at once
 
     def start(self) -> None:
         for device in self.cluster.devices.values():
