@@ -196,8 +196,8 @@ def _playbook_figures(running: list) -> None:
     by_playbook: dict[str, list] = {}
     for run in runs:
         name = Path(run["argv"][0]).name if run["argv"] else "?"
-        by_playbook.setdefault(name, []).append(run["cpu"])
-    print(f"  {len(runs)} playbook runs, {sum(run['cpu'] for run in runs):.0f} CPU s; the costliest playbooks:")
+        by_playbook.setdefault(name, []).append(run["cpu"] or 0.0)  # None: its use could not be read
+    print(f"  {len(runs)} playbook runs, {sum(run['cpu'] or 0.0 for run in runs):.0f} CPU s; the costliest playbooks:")
     for name, used in sorted(by_playbook.items(), key=lambda item: -sum(item[1]))[:8]:
         print(f"    {sum(used):7.1f} CPU s  {len(used):4d} runs  {name}")
 

@@ -250,7 +250,7 @@ def cmd_up(paths: Paths) -> int:
 
 def cmd_down(paths: Paths) -> int:
     supervisor = Supervisor(paths.state)
-    # What each daemon cost (the lab's share of a machine's CPU: docs/testing.md).
+    # What each daemon cost (the lab's share of a machine's CPU; make test adds it up, README).
     used = {record["pid"]: cpu_seconds(record["pid"]) for record in supervisor.running()}
     stopped = supervisor.stop_all()
     for name, pid, outcome in stopped:
