@@ -199,6 +199,24 @@ def autoscale_plan(facts: dict, decision: str):
         raise AnsibleFilterError(f"autoscale_plan: cannot decide {decision}: {exc!r}") from exc
 
 
+def autoscale_service_summary(services: dict, lookup=None, check_mode: bool = False) -> dict:
+    """What onboarding tells the operator each service has now (_summary), over their configurations."""
+    if not isinstance(services, dict):
+        raise AnsibleFilterError(
+            "autoscale_service_summary: expects a mapping of service name to its autoscale mapping"
+        )
+    answer = _plain(lookup) if lookup else None
+    summary = {}
+    for service, config in services.items():
+        try:
+            summary[service] = _utils("_summary").service_summary(
+                service, autoscale_config(config, service), answer, bool(check_mode)
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AnsibleFilterError(f"autoscale_service_summary: cannot summarise {service}: {exc!r}") from exc
+    return summary
+
+
 def autoscale_invalid_services(names) -> list:
     """The names in ``names`` that are not valid service names (the rule of ``_names``), as given."""
     if not isinstance(names, (list, tuple)):
@@ -231,4 +249,5 @@ class FilterModule:
             "autoscale_drift": autoscale_drift,
             "autoscale_plan": autoscale_plan,
             "autoscale_invalid_services": autoscale_invalid_services,
+            "autoscale_service_summary": autoscale_service_summary,
         }

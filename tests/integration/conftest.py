@@ -142,6 +142,15 @@ class PlaybookRun:
                     return task["hosts"][host]
         raise KeyError(f"no task named {name!r} in the run")
 
+    def once(self, name: str) -> dict:
+        """The result of a run_once task, whichever host ran it (the play's first)."""
+        for play in (self.result or {}).get("plays", []):
+            for task in play["tasks"]:
+                if task["task"]["name"] == name or task["task"]["name"].endswith(f" : {name}"):
+                    assert len(task["hosts"]) == 1, f"{name!r} ran on {sorted(task['hosts'])}, not once"
+                    return next(iter(task["hosts"].values()))
+        raise KeyError(f"no task named {name!r} in the run")
+
     @property
     def stats(self) -> dict:
         return (self.result or {}).get("stats", {})

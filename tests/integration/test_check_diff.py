@@ -134,7 +134,7 @@ def test_a_first_check_diff_on_a_new_site_changes_nothing_and_the_real_run_does_
         (lab.state / "secrets" / f"webhook-{name}").read_text().strip() for name in ("acme-web", "globex-api", NEW)
     ]
     assert not any(token in checked.stdout for token in lab_tokens)
-    summary = checked.task("What each service has now", NEW)["msg"]
+    summary = checked.once("What each service has now")["msg"][NEW]
     assert any("(check mode: what it would have)" in line for line in summary)
     assert any("MISSING in vCenter - run playbooks/create_template.yml -l initech-shop" in line for line in summary)
 

@@ -91,12 +91,14 @@ def _override(tmp_path, config):
 def test_onboarding_says_what_each_service_has_and_names_a_missing_template(run_playbook, prepared, tmp_path):
     run = run_playbook("playbooks/onboard.yml")
     assert run.returncode == 0, run.stdout[-3000:]
-    acme = run.task("What each service has now", "acme-web")["msg"]
+    summary = run.once("What each service has now")["msg"]
+    assert sorted(summary) == ["acme-web", "globex-api"]
+    acme = summary["acme-web"]
     assert acme[0] == "service acme-web: autoscaling enabled, 2-4 instances"
     assert acme[1].startswith("Jenkins job autoscale-acme-web (enabled), scheduled reconcile reconcile-acme-web")
     assert "scale out above 75 % CPU or 80 % memory" in acme[2]
     assert acme[-1] == "template tpl-acme-web: a template in vCenter"
-    assert run.task("What each service has now", "globex-api")["msg"][0].startswith("service globex-api:")
+    assert summary["globex-api"][0].startswith("service globex-api:")
 
     # A template that was never made is named with the command, and onboarding still passes (the
     # guide makes the template after its first check); in check mode, which changes nothing.
@@ -104,7 +106,7 @@ def test_onboarding_says_what_each_service_has_and_names_a_missing_template(run_
     config["autoscale"]["template"]["name"] = "tpl-acme-web-v2"
     check = run_playbook("playbooks/onboard.yml", "-i", str(_override(tmp_path, config)), "-l", "acme-web", "--check")
     assert check.returncode == 0, check.stdout[-3000:]
-    acme = check.task("What each service has now", "acme-web")["msg"]
+    acme = check.once("What each service has now")["msg"]["acme-web"]
     assert acme[0].startswith("service acme-web (check mode: what it would have):")
     assert acme[-1].startswith(
         "template tpl-acme-web-v2: MISSING in vCenter - run playbooks/create_template.yml -l acme-web"
