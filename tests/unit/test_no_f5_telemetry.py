@@ -12,6 +12,13 @@ FILES = sorted(
 )
 
 
+SCALE_PROVIDERS = next(
+    task["ansible.builtin.set_fact"]["scale_common_f5_providers"]
+    for task in yaml.safe_load((REPO / "roles" / "scale_common" / "tasks" / "start.yml").read_text())
+    if "scale_common_f5_providers" in (task.get("ansible.builtin.set_fact") or {})
+)
+
+
 def tasks(node):
     if isinstance(node, list):
         for item in node:
@@ -28,6 +35,10 @@ def test_f5_tasks_turn_telemetry_off(path):
     for task in tasks(yaml.safe_load(path.read_text())):
         (module,) = [key for key in task if str(key).startswith("f5networks.f5_modules.")]
         provider = task[module].get("provider")
+        if isinstance(provider, str) and provider.startswith("{{ scale_common_f5_providers["):
+            # the scale roles' one provider per device, built by the internal role scale_common
+            assert "'no_f5_teem': true" in SCALE_PROVIDERS, f"{path}: {task.get('name')}"
+            continue
         if isinstance(provider, str):  # a variable: look it up in the task's vars, or the role's vars/main.yml
             name = provider.strip("{} ")
             role_vars = path.parents[1] / "vars" / "main.yml"
