@@ -36,4 +36,10 @@ def test_scenario(onboarded, scenario, tmp_path):
 
 def test_there_is_a_scenario_for_every_role():
     roles = sorted(p.name for p in (REPO / "roles").iterdir() if (p / "tasks" / "main.yml").exists())
-    assert roles and set(roles) <= set(SCENARIOS), f"roles without a molecule scenario: {set(roles) - set(SCENARIOS)}"
+    # the internal role scale_common refuses to run on its own: the scenarios of the roles that
+    # call its steps run them (scale_out's cleanup calls start, f5_targets and undo directly)
+    internal = {"scale_common"}
+    assert {"scale_out", "scale_in", "reconcile"} <= set(SCENARIOS)
+    assert roles and set(roles) - internal <= set(SCENARIOS), (
+        f"roles without a molecule scenario: {set(roles) - set(SCENARIOS)}"
+    )
