@@ -231,15 +231,12 @@ def config_sync(device: Device, group: str, *, timeout: float, interval: float) 
         if status == "In Sync":
             return True, status, state["summary"], round(waited, 1)
         if status not in SYNCING:
-            raise BigipError(f"config-sync of {group} from {device.name}: the group is {status} ({state['summary']})")
+            raise BigipError(f"the group is {status} ({state['summary']})")
         if status in ASK_AGAIN and (asked_at is None or time.monotonic() - asked_at >= ASK_AGAIN_AFTER):
             ask_sync(device, group)
             asked_at = time.monotonic()
         if waited + interval > timeout:
             advice = f"; {state['recommended']}" if state["recommended"] else ""
-            raise BigipError(
-                f"config-sync of {group} from {device.name} did not finish in {timeout:g} s: "
-                f"{status} ({state['summary']}){advice}"
-            )
+            raise BigipError(f"it did not finish in {timeout:g} s: {status} ({state['summary']}){advice}")
         time.sleep(interval)
         state = sync_status(device, group)

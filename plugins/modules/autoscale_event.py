@@ -117,6 +117,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _state
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, fail
 
 ARGUMENT_SPEC = {
     **_state.ARGUMENT_SPEC,
@@ -146,35 +147,42 @@ def _record_and_release(event: dict, params: dict, now: float):
     return mutate
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    params = module.params
-    now = time.time()
+def _checked(params: dict, action: str, now: float) -> dict:
+    """The event to record, or a failure naming the first thing wrong with it."""
     event = {key: value for key, value in params["event"].items() if key not in ("timestamp", "service")}
+    problem = None
     if event.get("action") not in _state.RECORDED_ACTIONS:
-        module.fail_json(
-            msg=f"event.action is {event.get('action')!r}, expected one of {', '.join(_state.RECORDED_ACTIONS)}"
-        )
-    if event.get("status") not in _state.RESULTS:
-        module.fail_json(msg=f"event.status is {event.get('status')!r}, expected one of {', '.join(_state.RESULTS)}")
-    if event.get("limit") not in (None, "", *_state.LIMITS):
-        module.fail_json(msg=f"event.limit is {event.get('limit')!r}, expected one of {', '.join(_state.LIMITS)}")
+        problem = f"event.action is {event.get('action')!r}, expected one of {', '.join(_state.RECORDED_ACTIONS)}"
+    elif event.get("status") not in _state.RESULTS:
+        problem = f"event.status is {event.get('status')!r}, expected one of {', '.join(_state.RESULTS)}"
+    elif event.get("limit") not in (None, "", *_state.LIMITS):
+        problem = f"event.limit is {event.get('limit')!r}, expected one of {', '.join(_state.LIMITS)}"
+    if problem:
+        raise ModuleFailure(action, problem)
     if not event.get("limit"):
         event.pop("limit", None)
-    if not event.get("id"):
-        event["id"] = _state.new_event_id(now)
-    event["id"] = str(event["id"])
+    event["id"] = str(event.get("id") or _state.new_event_id(now))
     if not _state.EVENT_ID.match(event["id"]):
-        module.fail_json(msg=f"event.id {event['id']!r} is not a valid id (letters, digits, '.', '_', ':', '-'; 1-100)")
-    if params["instances"] is not None and params["instances"] < 0:
-        module.fail_json(msg=f"instances is {params['instances']}, expected a count (0 or more)")
-    if params["breaker_threshold"] < 1:
-        module.fail_json(msg=f"breaker_threshold is {params['breaker_threshold']}, expected 1 or more")
+        problem = f"event.id {event['id']!r} is not a valid id (letters, digits, '.', '_', ':', '-'; 1-100)"
+    elif params["instances"] is not None and params["instances"] < 0:
+        problem = f"instances is {params['instances']}, expected a count (0 or more)"
+    elif params["breaker_threshold"] < 1:
+        problem = f"breaker_threshold is {params['breaker_threshold']}, expected 1 or more"
+    if problem:
+        raise ModuleFailure(action, problem)
+    return event
+
+
+def _run(module: AnsibleModule) -> dict:
+    params = module.params
+    now = time.time()
+    action = f"record an event of service {params['service']}"
+    event = _checked(params, action, now)
     try:
         store = _state.ServiceState.from_params(params)
         changed, before, after, extra = store.change(_record_and_release(event, params, now), module.check_mode)
     except _state.StateError as exc:
-        module.fail_json(msg=str(exc))
+        raise ModuleFailure(action, exc) from exc
     result = {
         "changed": changed,
         "event": extra.get("event"),
@@ -185,6 +193,15 @@ def main() -> None:
     }
     if module._diff:
         result["diff"] = {"before": before, "after": after}
+    return result
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    try:
+        result = _run(module)
+    except ModuleFailure as exc:
+        fail(module, exc)
     module.exit_json(**result)
 
 

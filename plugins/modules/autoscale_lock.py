@@ -213,6 +213,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _state
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, fail
 
 ARGUMENT_SPEC = {
     **_state.ARGUMENT_SPEC,
@@ -239,6 +240,12 @@ def _busy_reason(service: str, holder: dict, waited: float) -> str:
     return f"{what} has held the lock {since}; waited {waited:.0f} s: this run ends here (the next alert tries again)"
 
 
+def _action(params: dict) -> str:
+    """What the call does, for its failure message."""
+    verb = "release" if params["state"] == "absent" else "renew" if params["renew"] else "take"
+    return f"{verb} the run lock of service {params['service']}"
+
+
 def _take(module: AnsibleModule, store: _state.ServiceState) -> tuple:
     params = module.params
     started = time.monotonic()
@@ -257,20 +264,16 @@ def _take(module: AnsibleModule, store: _state.ServiceState) -> tuple:
                 extra["busy_reason"] = _busy_reason(params["service"], exc.holder, waited)
                 return False, state, state, extra
             if waited >= params["wait"]:
-                module.fail_json(msg=f"{exc} (waited {waited:.0f} s)", holder=exc.holder)
+                raise ModuleFailure(_action(params), f"{exc} (waited {waited:.0f} s)", holder=exc.holder) from exc
             time.sleep(min(1.0, max(0.05, params["wait"] / 20)))
 
 
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
-        required_if=[("state", "present", ("owner",))],
-        supports_check_mode=True,
-    )
+def _run(module: AnsibleModule) -> dict:
     params = module.params
     if params["ttl"] < 1 or params["wait"] < 0:
-        module.fail_json(
-            msg=f"ttl must be at least 1 and wait at least 0 (got ttl={params['ttl']}, wait={params['wait']})"
+        raise ModuleFailure(
+            _action(params),
+            f"ttl must be at least 1 and wait at least 0 (got ttl={params['ttl']}, wait={params['wait']})",
         )
     try:
         store = _state.ServiceState.from_params(params)
@@ -290,17 +293,30 @@ def main() -> None:
             mutation = _state.release(params["owner"], params["force"], time.time())
             changed, before, after, extra = store.change(mutation, module.check_mode)
     except _state.Locked as exc:
-        module.fail_json(msg=str(exc), holder=exc.holder)
+        raise ModuleFailure(_action(params), exc, holder=exc.holder) from exc
     except _state.Lost as exc:
-        module.fail_json(msg=str(exc), lost=True)
+        raise ModuleFailure(_action(params), exc, lost=True) from exc
     except _state.StateError as exc:
-        module.fail_json(msg=str(exc))
+        raise ModuleFailure(_action(params), exc) from exc
     result = {"changed": changed, "lock": after["lock"], **extra}
     if params["state"] == "present" and not params["renew"]:
         remaining, _last = _state.cooldown(after, params["cooldown_seconds"], time.time())
         result.update(state=after, suspended=after["suspended"], cooldown_remaining=remaining)
     if module._diff:
         result["diff"] = {"before": {"lock": before["lock"]}, "after": {"lock": after["lock"]}}
+    return result
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        required_if=[("state", "present", ("owner",))],
+        supports_check_mode=True,
+    )
+    try:
+        result = _run(module)
+    except ModuleFailure as exc:
+        fail(module, exc)
     module.exit_json(**result)
 
 

@@ -142,6 +142,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _state
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, fail
 
 ARGUMENT_SPEC = {
     **_state.ARGUMENT_SPEC,
@@ -168,23 +169,32 @@ ARGUMENT_SPEC = {
 }
 
 
-def _time(module: AnsibleModule, name: str) -> float | None:
-    value = module.params["events"][name]
+def _action(params: dict) -> str:
+    """What the call does, for its failure message."""
+    if params["breaker"] == "reset":
+        return f"reset the circuit breaker of service {params['service']}"
+    if params["drift"] is not None:
+        return f"record the drift of service {params['service']}"
+    return f"read the state of service {params['service']}"
+
+
+def _time(params: dict, name: str) -> float | None:
+    value = params["events"][name]
     if value is None:
         return None
     try:
         return _state.parse_time(value)
-    except ValueError:
-        module.fail_json(msg=f"events.{name} is {value!r}, expected a UTC time like 2026-11-22T10:00:00Z")
-    return None
+    except ValueError as exc:
+        raise ModuleFailure(
+            _action(params), f"events.{name} is {value!r}, expected a UTC time like 2026-11-22T10:00:00Z"
+        ) from exc
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+def _run(module: AnsibleModule) -> dict:
     params = module.params
-    since, not_after = _time(module, "since"), _time(module, "before")
+    since, not_after = _time(params, "since"), _time(params, "before")
     if params["events"]["limit"] < 0:
-        module.fail_json(msg=f"events.limit is {params['events']['limit']}, expected 0 (all) or more")
+        raise ModuleFailure(_action(params), f"events.limit is {params['events']['limit']}, expected 0 (all) or more")
     now = time.time()
     reset_event = None
     try:
@@ -206,7 +216,7 @@ def main() -> None:
             store.events(), params["events"]["status"], since, not_after, params["events"]["limit"]
         )
     except _state.StateError as exc:
-        module.fail_json(msg=str(exc))
+        raise ModuleFailure(_action(params), exc) from exc
     remaining, last = _state.cooldown(state, params["cooldown_seconds"], now)
     result = {
         "changed": changed,
@@ -225,6 +235,15 @@ def main() -> None:
             "before": {key: before[key] for key in keys},
             "after": {key: state[key] for key in keys},
         }
+    return result
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    try:
+        result = _run(module)
+    except ModuleFailure as exc:
+        fail(module, exc)
     module.exit_json(**result)
 
 

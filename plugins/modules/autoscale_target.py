@@ -109,6 +109,7 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, fail
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._files import (
     DocumentError,
     LockUnavailable,
@@ -116,6 +117,17 @@ from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._files impo
     read_json,
     write_json,
 )
+
+ARGUMENT_SPEC = {
+    "path": {"type": "path", "required": True},
+    "vm": {"type": "str"},
+    "entries": {"type": "list", "elements": "dict"},
+    "target": {"type": "str"},
+    "labels": {"type": "dict", "default": {}},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "mode": {"type": "raw", "default": "0644"},
+    "lock_timeout": {"type": "int", "default": 30},
+}
 
 
 def _read(path: str) -> list:
@@ -128,69 +140,66 @@ def _read(path: str) -> list:
     return entries
 
 
-def _mode(module: AnsibleModule) -> int:
-    value = module.params["mode"]
+def _action(params: dict) -> str:
+    """What the call does, for its failure message."""
+    if params["entries"] is not None:
+        return f"write the targets file {params['path']}"
+    verb = "add" if params["state"] == "present" else "remove"
+    return f"{verb} the target of {params['vm']} in {params['path']}"
+
+
+def _mode(params: dict) -> int:
+    value = params["mode"]
     try:
         return int(value, 8) if isinstance(value, str) else int(value)
-    except (TypeError, ValueError):
-        module.fail_json(msg=f"mode is {value!r}, expected an octal mode such as '0644'")
-    return 0
+    except (TypeError, ValueError) as exc:
+        raise ModuleFailure(_action(params), f"mode is {value!r}, expected an octal mode such as '0644'") from exc
 
 
-def _checked_entries(module: AnsibleModule, entries: list) -> list:
+def _checked_entries(params: dict) -> list:
     """file_sd entries as Prometheus takes them: a list of targets (strings) and string labels."""
     checked = []
-    for index, entry in enumerate(entries):
+    for index, entry in enumerate(params["entries"]):
         targets, labels = entry.get("targets"), entry.get("labels") or {}
         if set(entry) - {"targets", "labels"} or not isinstance(targets, list) or not isinstance(labels, dict):
-            module.fail_json(
-                msg=f"entries[{index}] is {entry!r}, expected {{targets: [<address>:<port>, ...], labels: {{...}}}}"
+            raise ModuleFailure(
+                _action(params),
+                f"entries[{index}] is {entry!r}, expected {{targets: [<address>:<port>, ...], labels: {{...}}}}",
             )
         checked.append({"targets": [str(target) for target in targets],
                         "labels": {str(key): str(value) for key, value in labels.items()}})  # fmt: skip
     return checked
 
 
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "path": {"type": "path", "required": True},
-            "vm": {"type": "str"},
-            "entries": {"type": "list", "elements": "dict"},
-            "target": {"type": "str"},
-            "labels": {"type": "dict", "default": {}},
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-            "mode": {"type": "raw", "default": "0644"},
-            "lock_timeout": {"type": "int", "default": 30},
-        },
-        required_one_of=[("vm", "entries")],
-        mutually_exclusive=[("vm", "entries"), ("target", "entries")],
-        supports_check_mode=True,
-    )
+def _checked(params: dict) -> tuple:
+    """The entries to write (or None: one VM's), the file mode, and the folder; or a failure."""
+    action = _action(params)
+    entries = _checked_entries(params) if params["entries"] is not None else None
+    if entries is None and params["state"] == "present":
+        host, _sep, port = (params["target"] or "").rpartition(":")
+        if not params["target"]:
+            raise ModuleFailure(action, "give its target (<address>:<port>) to add it, or state=absent")
+        if not host or not port.isdigit():
+            raise ModuleFailure(action, f"target is {params['target']!r}, expected <address>:<port>")
+    return entries, _mode(params), os.path.dirname(params["path"]) or "."
+
+
+def _run(module: AnsibleModule) -> dict:
     params = module.params
-    path, vm, entries = params["path"], params["vm"], params["entries"]
-    if entries is not None:
-        entries = _checked_entries(module, entries)
-    elif params["state"] == "present" and not params["target"]:
-        module.fail_json(msg=f"vm {vm}: give its target (<address>:<port>) to add it, or state=absent")
-    mode = _mode(module)
-    directory = os.path.dirname(path) or "."
+    path, vm = params["path"], params["vm"]
+    entries, mode, directory = _checked(params)
     if not os.path.isdir(directory):
         if params["state"] == "absent" and entries is None:  # no file, so no entry: absent already
-            module.exit_json(changed=False, targets=[])
-        module.fail_json(msg=f"the targets directory {directory} does not exist: check the file_sd directory "
-                         "(plg_prometheus_config_dir) and onboard the service first")  # fmt: skip
-    if entries is None and params["state"] == "present":
-        host, _sep, port = params["target"].rpartition(":")
-        if not host or not port.isdigit():
-            module.fail_json(msg=f"target is {params['target']!r}, expected <address>:<port>")
+            return {"changed": False, "targets": []}
+        raise ModuleFailure(_action(params), f"the targets directory {directory} does not exist: check the file_sd "
+                            "directory (plg_prometheus_config_dir) and onboard the service first")  # fmt: skip
     lock_path = os.path.join(directory, f".{os.path.basename(path)}.lock")
     try:
         with flocked(lock_path, params["lock_timeout"]):
             try:
                 before = _read(path)
             except ValueError as exc:
-                module.fail_json(msg=f"{path} cannot be read as a file_sd file ({exc}); fix or remove it")
+                raise ModuleFailure(_action(params), f"it is not a file_sd file ({exc}); fix or remove it") from exc
             after = [entry for entry in before if (entry.get("labels") or {}).get("vm") != vm]
             if entries is not None:
                 after = entries
@@ -203,12 +212,26 @@ def main() -> None:
             if changed and not module.check_mode:
                 write_json(path, after, mode)
     except LockUnavailable as exc:
-        module.fail_json(msg=f"cannot lock {path} ({exc.reason}); another writer holds it, retry")
+        raise ModuleFailure(_action(params), f"cannot lock it ({exc.reason}); another writer holds it, retry") from exc
     except OSError as exc:
-        module.fail_json(msg=f"cannot write {path}: {exc}")
+        raise ModuleFailure(_action(params), f"cannot write {path}: {exc}") from exc
     result = {"changed": changed, "targets": after}
     if module._diff:
         result["diff"] = {"before": json.dumps(before, indent=2) + "\n", "after": json.dumps(after, indent=2) + "\n"}
+    return result
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        required_one_of=[("vm", "entries")],
+        mutually_exclusive=[("vm", "entries"), ("target", "entries")],
+        supports_check_mode=True,
+    )
+    try:
+        result = _run(module)
+    except ModuleFailure as exc:
+        fail(module, exc)
     module.exit_json(**result)
 
 

@@ -128,6 +128,7 @@ templates:
 """
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, fail
 
 try:
     from ansible_collections.community.vmware.plugins.module_utils.vmware import PyVmomi
@@ -194,22 +195,31 @@ def _templates(objects, names) -> dict:
     }
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+def _list(module: AnsibleModule) -> dict:
+    action = f"list the autoscaled VMs in vCenter {module.params['hostname']}"
     if not HAS_PYVMOMI:
-        module.fail_json(msg="autoscale_vm_info needs pyVmomi and community.vmware on the controller")
+        raise ModuleFailure(action, "the module needs pyVmomi and community.vmware on the controller")
     client = PyVmomi(module)
     properties = ["name", "config.template", "config.extraConfig", "runtime.powerState"]
     try:
         objects = client.get_managed_objects_properties(vim.VirtualMachine, properties)
     except (vim.fault.VimFault, OSError) as exc:
-        module.fail_json(msg=f"Failed to list the autoscaled VMs in vCenter {module.params['hostname']}: {exc}")
+        raise ModuleFailure(action, exc) from exc
     vms = _autoscaled(objects)
     by_service: dict = {}
     for vm in vms:
         by_service[vm["service"]] = by_service.get(vm["service"], 0) + 1
     templates = _templates(objects, module.params["templates"])
-    module.exit_json(changed=False, vms=vms, by_service=by_service, total=len(vms), templates=templates)
+    return {"changed": False, "vms": vms, "by_service": by_service, "total": len(vms), "templates": templates}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    try:
+        result = _list(module)
+    except ModuleFailure as exc:
+        fail(module, exc)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -91,39 +91,45 @@ waited:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _bigip
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, fail
+
+ARGUMENT_SPEC = {
+    "server": {"type": "str", "required": True},
+    "server_port": {"type": "int", "default": 443},
+    "name": {"type": "str"},
+    **_bigip.AUTH_SPEC,
+    "device_group": {"type": "str", "required": True},
+    "timeout": {"type": "int", "default": 120},
+    "interval": {"type": "float", "default": 1},
+}
 
 
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "server": {"type": "str", "required": True},
-            "server_port": {"type": "int", "default": 443},
-            "name": {"type": "str"},
-            **_bigip.AUTH_SPEC,
-            "device_group": {"type": "str", "required": True},
-            "timeout": {"type": "int", "default": 120},
-            "interval": {"type": "float", "default": 1},
-        },
-        supports_check_mode=True,
-    )
+def _sync(module: AnsibleModule) -> dict:
     params = module.params
     auth = {"username": params["username"], "password": params["password"], "timeout": 30,
             "validate_certs": params["validate_certs"], "ca_path": params["ca_path"]}  # fmt: skip
-    device = _bigip.Device(
-        {"name": params["name"] or params["server"], "server": params["server"], "server_port": params["server_port"]},
-        auth,
-    )
+    name = params["name"] or params["server"]
+    device = _bigip.Device({"name": name, "server": params["server"], "server_port": params["server_port"]}, auth)
     try:
         if module.check_mode:
             state = _bigip.sync_status(device, params["device_group"])
             status = state["group_status"]
-            module.exit_json(changed=status != "In Sync", status=status, summary=state["summary"], waited=0.0)
+            return {"changed": status != "In Sync", "status": status, "summary": state["summary"], "waited": 0.0}
         synced, status, summary, waited = _bigip.config_sync(
             device, params["device_group"], timeout=params["timeout"], interval=params["interval"]
         )
     except _bigip.BigipError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=synced, status=status, summary=summary, waited=waited)
+        raise ModuleFailure(f"sync device group {params['device_group']} from {name}", exc) from exc
+    return {"changed": synced, "status": status, "summary": summary, "waited": waited}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    try:
+        result = _sync(module)
+    except ModuleFailure as exc:
+        fail(module, exc)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

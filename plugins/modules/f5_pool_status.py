@@ -153,86 +153,101 @@ waited:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _bigip
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, fail
 
-
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "devices": {
-                "type": "list",
-                "elements": "dict",
-                "required": True,
-                "options": {
-                    "name": {"type": "str", "required": True},
-                    "server": {"type": "str", "required": True},
-                    "server_port": {"type": "int", "default": 443},
-                },
-            },
-            **_bigip.AUTH_SPEC,
-            "timeout": {"type": "int", "default": 10},
-            "partition": {"type": "str", "default": "Common"},
-            "pool": {"type": "str", "required": True},
-            "failover": {"type": "bool", "default": False},
-            "wait": {
-                "type": "dict",
-                "options": {
-                    "member": {"type": "str", "required": True},
-                    "until": {"type": "str", "choices": ["available", "drained"], "required": True},
-                    "timeout": {"type": "int", "default": 120},
-                    "interval": {"type": "float", "default": 2},
-                    "fail_on_timeout": {"type": "bool", "default": True},
-                },
-            },
+ARGUMENT_SPEC = {
+    "devices": {
+        "type": "list",
+        "elements": "dict",
+        "required": True,
+        "options": {
+            "name": {"type": "str", "required": True},
+            "server": {"type": "str", "required": True},
+            "server_port": {"type": "int", "default": 443},
         },
-        supports_check_mode=True,
-    )
-    params = module.params
-    if not params["devices"]:
-        module.fail_json(msg="devices is empty: list the F5 devices (f5_devices)")
-    auth = {key: params[key] for key in ("username", "password", "validate_certs", "ca_path", "timeout")}
-    devices = [_bigip.Device(device, auth) for device in params["devices"]]
-    partition, pool = params["partition"], params["pool"]
-    wait = params["wait"]
+    },
+    **_bigip.AUTH_SPEC,
+    "timeout": {"type": "int", "default": 10},
+    "partition": {"type": "str", "default": "Common"},
+    "pool": {"type": "str", "required": True},
+    "failover": {"type": "bool", "default": False},
+    "wait": {
+        "type": "dict",
+        "options": {
+            "member": {"type": "str", "required": True},
+            "until": {"type": "str", "choices": ["available", "drained"], "required": True},
+            "timeout": {"type": "int", "default": 120},
+            "interval": {"type": "float", "default": 2},
+            "fail_on_timeout": {"type": "bool", "default": True},
+        },
+    },
+}
+
+
+def _wait(devices: list, partition: str, pool: str, wait: dict) -> dict:
+    """Poll the member on every device until it is available or drained (or the timeout)."""
+    action = f"wait for member {wait['member']} of pool {pool}"
     try:
-        if wait:
-            stats, met, waited = _bigip.wait_member(
-                devices,
-                partition,
-                pool,
-                wait["member"],
-                until=wait["until"],
-                timeout=wait["timeout"],
-                interval=wait["interval"],
-            )
-            result = {"changed": False, "stats": stats, "met": met, "waited": waited}
-            if not met and wait["fail_on_timeout"]:
-                states = "; ".join(
-                    f"{name}: " + ("not in the pool" if value is None else
-                                   f"{value['availability']}, {value['enabled']}, {value['connections']} connections")
-                    for name, value in stats.items()
-                )  # fmt: skip
-                module.fail_json(
-                    msg=f"member {wait['member']} of pool {pool} is not {wait['until']} on every device after "
-                    f"{waited:.0f} s ({states})",
-                    **result,
-                )
-            module.exit_json(**result)
-        read = []
+        stats, met, waited = _bigip.wait_member(
+            devices,
+            partition,
+            pool,
+            wait["member"],
+            until=wait["until"],
+            timeout=wait["timeout"],
+            interval=wait["interval"],
+        )
+    except _bigip.BigipError as exc:
+        raise ModuleFailure(action, exc) from exc
+    result = {"changed": False, "stats": stats, "met": met, "waited": waited}
+    if not met and wait["fail_on_timeout"]:
+        states = "; ".join(
+            f"{name}: " + ("not in the pool" if value is None else
+                           f"{value['availability']}, {value['enabled']}, {value['connections']} connections")
+            for name, value in stats.items()
+        )  # fmt: skip
+        raise ModuleFailure(
+            action, f"it is not {wait['until']} on every device after {waited:.0f} s ({states})", **result
+        )
+    return result
+
+
+def _read(devices: list, partition: str, pool: str, failover: bool) -> dict:
+    """The pool's members on every device (and which device is active)."""
+    read = []
+    try:
         for device in devices:
             entry = {"name": device.name, "members": _bigip.members(device, partition, pool)}
-            if params["failover"]:
+            if failover:
                 entry["failover"] = _bigip.failover(device)
             read.append(entry)
     except _bigip.BigipError as exc:
-        module.fail_json(msg=f"pool {pool}: {exc}")
+        raise ModuleFailure(f"read pool {pool}", exc) from exc
     names = [sorted(member["name"] for member in entry["members"]) for entry in read]
-    module.exit_json(
-        changed=False,
-        devices=read,
-        active=next((entry["name"] for entry in read if entry.get("failover") == "ACTIVE"), None),
-        agree=all(each == names[0] for each in names),
-        member_names=names[0],
-    )
+    return {
+        "changed": False,
+        "devices": read,
+        "active": next((entry["name"] for entry in read if entry.get("failover") == "ACTIVE"), None),
+        "agree": all(each == names[0] for each in names),
+        "member_names": names[0],
+    }
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    params = module.params
+    try:
+        if not params["devices"]:
+            raise ModuleFailure(f"read pool {params['pool']}", "devices is empty: list the F5 devices (f5_devices)")
+        auth = {key: params[key] for key in ("username", "password", "validate_certs", "ca_path", "timeout")}
+        devices = [_bigip.Device(device, auth) for device in params["devices"]]
+        if params["wait"]:
+            result = _wait(devices, params["partition"], params["pool"], params["wait"])
+        else:
+            result = _read(devices, params["partition"], params["pool"], params["failover"])
+    except ModuleFailure as exc:
+        fail(module, exc)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

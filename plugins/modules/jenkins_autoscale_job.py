@@ -273,6 +273,7 @@ jobs:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _jenkins
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, fail
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._names import SERVICE_RULE, is_service
 
 PER_JOB = ("service", "name", "state", "enabled", "token", "description", "timeout_seconds", "reconcile")
@@ -496,63 +497,61 @@ def _done(results: list) -> str:
     return f" (done before it: {', '.join(made)})" if made else " (nothing was changed before it)"
 
 
-def _fail(module, params, msg: str, name, *, results: list, webhook_url: str) -> None:
+RECONCILE_OPTIONS = {"schedule": {"type": "str", "default": ""}, "fix": {"type": "bool", "default": False}}
+JOB_OPTIONS = {
+    "service": {"type": "str", "required": True},
+    "name": {"type": "str"},
+    "state": {"type": "str", "choices": ["present", "absent"]},
+    "enabled": {"type": "bool"},
+    "token": {"type": "str", "no_log": True},
+    "description": {"type": "str"},
+    "timeout_seconds": {"type": "int"},
+    "reconcile": {"type": "dict", "options": RECONCILE_OPTIONS},
+}
+ARGUMENT_SPEC = {
+    "service": {"type": "str"},
+    "name": {"type": "str"},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "enabled": {"type": "bool", "default": True},
+    "jobs": {"type": "list", "elements": "dict", "options": JOB_OPTIONS},
+    **_jenkins.CONNECTION_SPEC,
+    "token": {"type": "str", "no_log": True},
+    "pipeline": {
+        "type": "dict",
+        "default": {},
+        "options": {
+            "scm_url": {"type": "str"},
+            "branch": {"type": "str", "default": "main"},
+            "credentials_id": {"type": "str", "default": ""},
+            "script_path": {"type": "str", "default": "jenkins/Jenkinsfile"},
+            "script": {"type": "str"},
+            "reconcile_script_path": {"type": "str", "default": "jenkins/Jenkinsfile.reconcile"},
+            "reconcile_script": {"type": "str"},
+        },
+    },
+    "timeout_seconds": {"type": "int", "default": 5400},
+    "reconcile": {"type": "dict", "default": {}, "options": RECONCILE_OPTIONS},
+    "description": {"type": "str"},
+    "keep_builds": {"type": "int", "default": 50},
+}
+
+
+def _failed(params: dict, action: str, reason: object, name, *, results: list, webhook_url: str) -> ModuleFailure:
+    """The failure of a job's change, with what the call did before it."""
     failed = {"changed": any(one["changed"] for one in results), "webhook_url": webhook_url}
     if params["jobs"] is None:
-        module.fail_json(msg=msg, name=name or results[0]["name"], **failed)
-    module.fail_json(msg=msg + _done(results), jobs=results, **failed)
+        return ModuleFailure(action, reason, name=name or results[0]["name"], **failed)
+    return ModuleFailure(action, f"{reason}{_done(results)}", jobs=results, **failed)
 
 
-def main() -> None:
-    reconcile_options = {"schedule": {"type": "str", "default": ""}, "fix": {"type": "bool", "default": False}}
-    job_options = {
-        "service": {"type": "str", "required": True},
-        "name": {"type": "str"},
-        "state": {"type": "str", "choices": ["present", "absent"]},
-        "enabled": {"type": "bool"},
-        "token": {"type": "str", "no_log": True},
-        "description": {"type": "str"},
-        "timeout_seconds": {"type": "int"},
-        "reconcile": {"type": "dict", "options": reconcile_options},
-    }
-    module = AnsibleModule(
-        argument_spec={
-            "service": {"type": "str"},
-            "name": {"type": "str"},
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-            "enabled": {"type": "bool", "default": True},
-            "jobs": {"type": "list", "elements": "dict", "options": job_options},
-            **_jenkins.CONNECTION_SPEC,
-            "token": {"type": "str", "no_log": True},
-            "pipeline": {
-                "type": "dict",
-                "default": {},
-                "options": {
-                    "scm_url": {"type": "str"},
-                    "branch": {"type": "str", "default": "main"},
-                    "credentials_id": {"type": "str", "default": ""},
-                    "script_path": {"type": "str", "default": "jenkins/Jenkinsfile"},
-                    "script": {"type": "str"},
-                    "reconcile_script_path": {"type": "str", "default": "jenkins/Jenkinsfile.reconcile"},
-                    "reconcile_script": {"type": "str"},
-                },
-            },
-            "timeout_seconds": {"type": "int", "default": 5400},
-            "reconcile": {"type": "dict", "default": {}, "options": reconcile_options},
-            "description": {"type": "str"},
-            "keep_builds": {"type": "int", "default": 50},
-        },
-        required_one_of=[("service", "jobs")],
-        mutually_exclusive=[("service", "jobs"), ("name", "jobs"), ("token", "jobs")],
-        supports_check_mode=True,
-    )
+def _run(module: AnsibleModule) -> dict:
     params = module.params
     url = params["url"].rstrip("/")
     webhook_url = f"{url}/generic-webhook-trigger/invoke"
     jobs = _wanted(params)
     problems = _problems(jobs, params)
     if problems:
-        module.fail_json(msg="; ".join(problems) + " - nothing was changed", webhook_url=webhook_url)
+        raise ModuleFailure("check the jobs", "; ".join(problems) + " - nothing was changed", webhook_url=webhook_url)
     client = _jenkins.Jenkins(
         url, params["username"], params["api_token"],
         validate_certs=params["validate_certs"], ca_path=params["ca_path"], timeout=params["timeout"],
@@ -562,17 +561,20 @@ def main() -> None:
         try:
             results.append(_apply(client, lookup, module, job, params=params, url=url))
         except _jenkins.JenkinsError as exc:
-            _fail(module, params, f"job {job['name']}: {exc}", job["name"], results=results, webhook_url=webhook_url)
+            verb = "remove" if job["state"] == "absent" else "make"
+            raise _failed(
+                params, f"{verb} job {job['name']}", exc, job["name"], results=results, webhook_url=webhook_url
+            ) from exc
     try:
         _read_back(lookup, module, results)
     except _jenkins.JenkinsError as exc:
-        _fail(module, params, str(exc), None, results=results, webhook_url=webhook_url)
+        raise _failed(params, "read back the jobs", exc, None, results=results, webhook_url=webhook_url) from exc
     if params["jobs"] is None:
         result = results[0]
         del result["service"]
         if module._diff:
             result["diff"] = [result.pop("diff"), result.pop("reconcile_diff")]
-        module.exit_json(webhook_url=webhook_url, **result)
+        return {"webhook_url": webhook_url, **result}
     diffs = [
         one[key]
         for one in results
@@ -582,12 +584,26 @@ def main() -> None:
     for one in results:
         one.pop("diff", None)
         one.pop("reconcile_diff", None)
-    module.exit_json(
-        changed=any(one["changed"] for one in results),
-        webhook_url=webhook_url,
-        jobs=results,
+    return {
+        "changed": any(one["changed"] for one in results),
+        "webhook_url": webhook_url,
+        "jobs": results,
         **({"diff": diffs} if module._diff else {}),
+    }
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        required_one_of=[("service", "jobs")],
+        mutually_exclusive=[("service", "jobs"), ("name", "jobs"), ("token", "jobs")],
+        supports_check_mode=True,
     )
+    try:
+        result = _run(module)
+    except ModuleFailure as exc:
+        fail(module, exc)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def test_bad_input_is_refused_and_changes_nothing(run_module, tmp_path):
     path = tmp_path / "t.json"
     path.write_text("{not json")
     broken = run(run_module, path, vm="v1", target="198.18.1.100:9100")
-    assert broken["failed"] and "cannot be read as a file_sd file" in broken["msg"]
+    assert broken["failed"] and "it is not a file_sd file" in broken["msg"]
     assert path.read_text() == "{not json"
     path.write_text("[]")
     bad = run(run_module, path, vm="v1", target="198.18.1.100")
@@ -72,4 +72,9 @@ def test_entries_are_checked_and_exclude_one_vm_options(run_module, tmp_path):
     both = run(run_module, path, entries=[], vm="v1")
     assert both["failed"] and "mutually exclusive" in both["msg"]
     no_target = run(run_module, path, vm="v1")
-    assert no_target["failed"] and "vm v1: give its target" in no_target["msg"] and not path.exists()
+    assert (
+        no_target["failed"]
+        and "Failed to add the target of v1 in " in no_target["msg"]
+        and ": give its target" in no_target["msg"]
+        and not path.exists()
+    )

@@ -86,7 +86,10 @@ def test_pool_status_names_the_pool_and_the_device_that_failed(run_module, monke
     })  # fmt: skip
     result = run_module(f5_pool_status.main, pool_args())
     assert result["failed"]
-    assert result["msg"] == "pool web: bigip-b (https://bigip-b.example:443) cannot be reached: Connection refused"
+    assert (
+        result["msg"]
+        == "Failed to read pool web: bigip-b (https://bigip-b.example:443) cannot be reached: Connection refused"
+    )
     Bigip(monkeypatch, {("bigip-a.example", "GET", MEMBERS): 401})
     result = run_module(f5_pool_status.main, pool_args())
     assert (
@@ -98,7 +101,10 @@ def test_pool_status_names_the_pool_and_the_device_that_failed(run_module, monke
 
 def test_pool_status_refuses_an_empty_device_list(run_module):
     result = run_module(f5_pool_status.main, {**pool_args(), "devices": []})
-    assert result["failed"] and result["msg"] == "devices is empty: list the F5 devices (f5_devices)"
+    assert (
+        result["failed"]
+        and result["msg"] == "Failed to read pool web: devices is empty: list the F5 devices (f5_devices)"
+    )
 
 
 STATS = "/mgmt/tm/ltm/pool/~Common~web/members/~Common~web3%3A80/stats"  # the member name URL-quoted
@@ -124,7 +130,9 @@ def test_pool_status_drain_timeout_fails_with_each_devices_state_or_reports_it(r
     wait = {"member": "web3:80", "until": "drained", "timeout": 0, "interval": 0.01}
     result = run_module(f5_pool_status.main, pool_args(wait=wait))
     assert result["failed"] and result["met"] is False
-    assert result["msg"].startswith("member web3:80 of pool web is not drained on every device after ")
+    assert result["msg"].startswith(
+        "Failed to wait for member web3:80 of pool web: it is not drained on every device after "
+    )
     assert "bigip-a: available, disabled, 3 connections; bigip-b: not in the pool" in result["msg"]
     result = run_module(f5_pool_status.main, pool_args(wait={**wait, "fail_on_timeout": False}))
     assert not result.get("failed") and result["met"] is False and result["stats"]["bigip-b"] is None

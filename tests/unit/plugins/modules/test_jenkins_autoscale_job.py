@@ -32,7 +32,7 @@ def test_every_bad_job_is_named_and_nothing_is_asked(run_module):
 def test_a_job_takes_the_top_level_state_and_needs_no_token_to_go(run_module):
     result = run_module(jenkins_autoscale_job.main, {**COMMON, "state": "absent", "jobs": [{"service": "web"}]})
     assert result["failed"] and result["msg"].startswith(
-        "job autoscale-web: Jenkins at https://127.0.0.1:9 cannot be reached"
+        "Failed to remove job autoscale-web: Jenkins at https://127.0.0.1:9 cannot be reached"
     )
     assert "(nothing was changed before it)" in result["msg"] and result["jobs"] == []
 
