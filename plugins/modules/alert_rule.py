@@ -158,6 +158,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _files, _prometheus
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, fail
 
 HEADER = (
     "# Prometheus rule file. The groups written by danacloud.vm_autoscale.alert_rule are managed by\n"
@@ -185,54 +186,61 @@ ARGUMENT_SPEC = {
 }
 
 
-def _read(module: AnsibleModule, path: str) -> tuple:
+def _action(params: dict) -> str:
+    """What the call does, for its failure message."""
+    verb = "remove" if params["state"] == "absent" else "write"
+    return f"{verb} rule group {params['name']} in {params['path']}"
+
+
+def _read(params: dict, path: str) -> tuple:
     """(text, groups) of the current file; ('', []) when it does not exist."""
     if not os.path.exists(path):
         directory = os.path.dirname(path) or "."
-        if module.params["state"] == "present" and not os.path.isdir(directory):
-            module.fail_json(
-                msg=f"Failed to manage rule group {module.params['name']}: directory {directory} does not exist"
-            )
+        if params["state"] == "present" and not os.path.isdir(directory):
+            raise ModuleFailure(_action(params), f"directory {directory} does not exist")
         return None, []
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
         return text, _prometheus.parse_rule_file(path, text)
     except OSError as exc:
-        module.fail_json(msg=f"Failed to read rule file {path}: {to_native(exc)}")
+        raise ModuleFailure(_action(params), f"cannot read the file: {to_native(exc)}") from exc
     except _prometheus.RuleFileError as exc:
-        module.fail_json(msg=f"Failed to read rule file {path}: {exc}; the file was left untouched")
+        raise ModuleFailure(_action(params), f"{exc}; the file was left untouched") from exc
 
 
-def _wanted(module: AnsibleModule) -> dict | None:
-    params = module.params
+def _wanted(params: dict) -> dict | None:
     if params["state"] == "absent":
         return None
     rules = params["rules"]
     if not rules:
-        module.fail_json(msg=f"Invalid rules for group {params['name']}: state=present needs at least one rule")
+        raise ModuleFailure(_action(params), "invalid rules: state=present needs at least one rule")
+    for index, rule in enumerate(rules):
+        if bool(rule.get("alert")) == bool(rule.get("record")):
+            raise ModuleFailure(_action(params), f"invalid rules[{index}]: give exactly one of alert or record")
     group = _prometheus.render_group(params["name"], rules, params["interval"])
     try:
         _prometheus.canonical_group("group", group)
     except _prometheus.RuleFileError as exc:
-        module.fail_json(msg=f"Invalid rules for group {params['name']}: {exc}; nothing was changed")
+        raise ModuleFailure(_action(params), f"invalid rules: {exc}; nothing was changed") from exc
     return group
 
 
 def _validate(module: AnsibleModule, content: str) -> None:
     promtool = module.params["promtool_path"] or module.get_bin_path("promtool")
     if not promtool:
-        module.fail_json(
-            msg="Failed to validate the rule file: promtool is not installed on this host; install it "
-            "(Debian: prometheus), set promtool_path, or validate=false knowingly"
+        raise ModuleFailure(
+            _action(module.params),
+            "promtool is not installed on this host to validate it; install it "
+            "(Debian: prometheus), set promtool_path, or validate=false knowingly",
         )
     refusal = _prometheus.promtool_refusal(
         module.run_command, promtool, module.tmpdir, [(module.params["path"], content)]
     )
     if refusal is not None:
-        module.fail_json(
-            msg=f"Failed to write rule group {module.params['name']}: promtool check rules refused the file: {refusal}; "
-            "the rule file was left untouched"
+        raise ModuleFailure(
+            _action(module.params),
+            f"promtool check rules refused the file: {refusal}; the rule file was left untouched",
         )
 
 
@@ -243,29 +251,15 @@ def _write(module: AnsibleModule, path: str, content: str) -> str | None:
     try:
         _files.write_atomic(path, content, _files.current_mode(path, 0o644))
     except OSError as exc:
-        module.fail_json(msg=f"Failed to write rule file {path}: {to_native(exc)}")
+        raise ModuleFailure(_action(module.params), f"cannot write the file: {to_native(exc)}") from exc
     return backup_file
 
 
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
-        add_file_common_args=True,
-        supports_check_mode=True,
-        required_if=[["state", "present", ["rules"]]],
-    )
-    if not _prometheus.HAS_YAML:
-        module.fail_json(msg=missing_required_lib("PyYAML"), exception=str(_prometheus.YAML_IMPORT_ERROR))
-    for index, rule in enumerate(module.params["rules"] or []):
-        if bool(rule.get("alert")) == bool(rule.get("record")):
-            module.fail_json(
-                msg=f"Invalid rules[{index}] of group {module.params['name']}: give exactly one of alert or record"
-            )
-
+def _run(module: AnsibleModule) -> dict:
     path = module.params["path"]
     name = module.params["name"]
-    wanted = _wanted(module)
-    text, groups = _read(module, path)
+    wanted = _wanted(module.params)
+    text, groups = _read(module.params, path)
     index = next((i for i, group in enumerate(groups) if group["name"] == name), None)
     current = groups[index] if index is not None else None
 
@@ -301,6 +295,24 @@ def main() -> None:
     if text is not None or (changed and not module.check_mode):
         file_args = module.load_file_common_arguments(module.params, path=path)
         result["changed"] = module.set_fs_attributes_if_different(file_args, result["changed"])
+    return result
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        add_file_common_args=True,
+        supports_check_mode=True,
+        required_if=[["state", "present", ["rules"]]],
+    )
+    try:
+        if not _prometheus.HAS_YAML:
+            raise ModuleFailure(
+                _action(module.params), missing_required_lib("PyYAML"), exception=str(_prometheus.YAML_IMPORT_ERROR)
+            )
+        result = _run(module)
+    except ModuleFailure as exc:
+        fail(module, exc)
     module.exit_json(**result)
 
 

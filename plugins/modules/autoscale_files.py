@@ -169,6 +169,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _files, _prometheus
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, fail
 
 ARGUMENT_SPEC = {
     "files": {
@@ -211,10 +212,11 @@ ARGUMENT_SPEC = {
 def _mode(module: AnsibleModule, entry: dict) -> int:
     try:
         return int(entry["mode"], 8)
-    except ValueError:
-        module.fail_json(
-            msg=f"Invalid mode {entry['mode']!r} of {entry['path']}: write it as an octal string like '0644'"
-        )
+    except ValueError as exc:
+        what = "make the folder" if entry.get("content") is None else "write"
+        raise ModuleFailure(
+            f"{what} {entry['path']}", f"mode {entry['mode']!r} is not an octal string like '0644'"
+        ) from exc
 
 
 def _current(path: str) -> tuple:
@@ -235,14 +237,14 @@ def _directories(module: AnsibleModule) -> list:
         path = entry["path"].rstrip("/") or "/"
         mode = _mode(module, entry)
         if not os.path.isabs(path):
-            module.fail_json(msg=f"Invalid directory {path!r}: it must be absolute")
+            raise ModuleFailure(f"make the folder {path!r}", "the path must be absolute")
         if os.path.isdir(path):
             continue
         if os.path.lexists(path):
-            module.fail_json(msg=f"Failed to make the folder {path}: something that is not a folder is there")
+            raise ModuleFailure(f"make the folder {path}", "something that is not a folder is there")
         if not os.path.isdir(os.path.dirname(path)):
-            module.fail_json(
-                msg=f"Failed to make the folder {path}: its parent {os.path.dirname(path)} does not exist; make it first"
+            raise ModuleFailure(
+                f"make the folder {path}", f"its parent {os.path.dirname(path)} does not exist; make it first"
             )
         missing.append((path, mode))
     return missing
@@ -255,12 +257,12 @@ def _plan(module: AnsibleModule, made: set) -> list:
     for entry in module.params["files"]:
         path = entry["path"]
         if not os.path.isabs(path):
-            module.fail_json(msg=f"Invalid path {path!r}: it must be absolute")
+            raise ModuleFailure(f"write {path!r}", "the path must be absolute")
         if path in seen:
-            module.fail_json(msg=f"Invalid files: {path} is given twice")
+            raise ModuleFailure(f"write {path}", "it is given twice in files")
         seen.add(path)
         if not os.path.isdir(os.path.dirname(path)) and os.path.dirname(path) not in made:
-            module.fail_json(msg=f"Failed to write {path}: directory {os.path.dirname(path)} does not exist")
+            raise ModuleFailure(f"write {path}", f"directory {os.path.dirname(path)} does not exist")
         mode = _mode(module, entry)
         content, current_mode = _current(path)
         if content is not None and not entry["force"]:
@@ -277,12 +279,12 @@ def _check_rules(module: AnsibleModule, plan: list) -> None:
         return
     promtool = module.params["promtool_path"] or module.get_bin_path("promtool")
     if not promtool:
-        module.fail_json(msg="Failed to check rule files: promtool is not installed on this host (Debian: prometheus)")
+        raise ModuleFailure("check the rule files", "promtool is not installed on this host (Debian: prometheus)")
     files = [(entry["path"], entry["content"]) for entry in rule_files]
     refusal = _prometheus.promtool_refusal(module.run_command, promtool, module.tmpdir, files)
     if refusal is not None:
-        module.fail_json(
-            msg=f"Failed to write the rule files: promtool check rules refused them: {refusal}; no file was written"
+        raise ModuleFailure(
+            "write the rule files", f"promtool check rules refused them: {refusal}; no file was written"
         )
 
 
@@ -291,7 +293,7 @@ def _write(module: AnsibleModule, entry: dict, mode: int) -> None:
     try:
         _files.write_atomic(path, entry["content"], mode)
     except OSError as exc:
-        module.fail_json(msg=f"Failed to write {path}: {exc.strerror}")
+        raise ModuleFailure(f"write {path}", exc.strerror) from exc
 
 
 def _prunable(module: AnsibleModule) -> list:
@@ -317,7 +319,7 @@ def _make_directories(module: AnsibleModule, directories: list) -> None:
         except FileExistsError:
             pass
         except OSError as exc:
-            module.fail_json(msg=f"Failed to make the folder {path}: {exc.strerror}")
+            raise ModuleFailure(f"make the folder {path}", exc.strerror) from exc
 
 
 # Content diffs of so many files at most; the rest are named in one more diff.
@@ -358,8 +360,7 @@ def _diffs(plan: list, removed: list) -> list:
     return diffs
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+def _run(module: AnsibleModule) -> dict:
     directories = _directories(module)
     plan = _plan(module, {path for path, _mode in directories})
     _check_rules(module, plan)
@@ -375,7 +376,7 @@ def main() -> None:
             except FileNotFoundError:
                 pass
             except OSError as exc:
-                module.fail_json(msg=f"Failed to remove {path}: {exc.strerror}")
+                raise ModuleFailure(f"remove {path}", exc.strerror) from exc
     written = [entry["path"] for entry, _mode in plan]
     result = {
         "changed": bool(written or removed or directories),
@@ -392,6 +393,15 @@ def main() -> None:
             ),
             *diffs,
         ]
+    return result
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    try:
+        result = _run(module)
+    except ModuleFailure as exc:
+        fail(module, exc)
     module.exit_json(**result)
 
 

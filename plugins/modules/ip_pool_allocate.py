@@ -395,6 +395,7 @@ from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import (
     _ipam_pool,
     _ipam_probe,
 )
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, fail
 
 ARGUMENT_SPEC = {
     "state": {"type": "str", "choices": ["present", "absent", "query"], "default": "present"},
@@ -447,10 +448,16 @@ def _positive(module: AnsibleModule) -> None:
     ]
     for name, value, minimum in checks:
         if value < minimum:
-            module.fail_json(msg=f"Invalid {name}: {value:g} is below the minimum {minimum:g}; nothing was changed")
+            raise ModuleFailure(
+                _action(module.params),
+                f"invalid {name}: {value:g} is below the minimum {minimum:g}; nothing was changed",
+            )
     for port in probe["tcp_ports"]:
         if not 1 <= port <= 65535:
-            module.fail_json(msg=f"Invalid probe.tcp_ports: {port} is not a TCP port (1-65535); nothing was changed")
+            raise ModuleFailure(
+                _action(module.params),
+                f"invalid probe.tcp_ports: {port} is not a TCP port (1-65535); nothing was changed",
+            )
 
 
 def _pool(module: AnsibleModule) -> _ipam_pool.Pool | None:
@@ -458,7 +465,9 @@ def _pool(module: AnsibleModule) -> _ipam_pool.Pool | None:
     if params["subnet"] is None:
         if params["state"] == "absent":
             return None
-        module.fail_json(msg=f"Invalid pool: subnet is required with state={params['state']}; nothing was changed")
+        raise ModuleFailure(
+            _action(params), f"invalid pool: subnet is required with state={params['state']}; nothing was changed"
+        )
     if params["ranges"]:
         ranges = [
             _ipam_pool.RangeSpec(item["start"], item["end"], f"ranges[{index}].start", f"ranges[{index}].end")
@@ -467,11 +476,13 @@ def _pool(module: AnsibleModule) -> _ipam_pool.Pool | None:
     elif params["start"] is not None:
         ranges = [_ipam_pool.RangeSpec(params["start"], params["end"])]
     else:
-        module.fail_json(msg="Invalid pool: give start and end, or ranges; nothing was changed")
+        raise ModuleFailure(_action(params), "invalid pool: give start and end, or ranges; nothing was changed")
     try:
         return _ipam_pool.Pool.parse(params["subnet"], ranges, params["gateway"], params["exclude"])
     except _ipam_errors.PoolDefinitionError as exc:
-        module.fail_json(msg=f"Invalid pool definition, {exc}; nothing was changed", field=exc.field)
+        raise ModuleFailure(
+            _action(params), f"invalid pool definition, {exc}; nothing was changed", field=exc.field
+        ) from exc
 
 
 def _normalised_ip(module: AnsibleModule) -> str | None:
@@ -480,8 +491,10 @@ def _normalised_ip(module: AnsibleModule) -> str | None:
         return None
     try:
         return str(_ipam_pool.netaddr.IPAddress(value.strip(), version=4))
-    except (_ipam_pool.netaddr.AddrFormatError, ValueError):
-        module.fail_json(msg=f"Invalid ip: {value!r} is not an IPv4 address; nothing was changed", field="ip")
+    except (_ipam_pool.netaddr.AddrFormatError, ValueError) as exc:
+        raise ModuleFailure(
+            _action(module.params), f"invalid ip: {value!r} is not an IPv4 address; nothing was changed", field="ip"
+        ) from exc
 
 
 def _prober(module: AnsibleModule) -> _ipam_probe.Prober:
@@ -499,9 +512,10 @@ def _prober(module: AnsibleModule) -> _ipam_probe.Prober:
     if settings.ping and module.params["state"] == "present" and not module.params["ip"]:
         ping_path = module.get_bin_path("ping")
         if ping_path is None:
-            module.fail_json(
-                msg="Failed to probe the pool: ping is not installed on the state host; install iputils-ping, "
-                "or set probe.ping=false (with probe.tcp_ports) knowingly"
+            raise ModuleFailure(
+                _action(module.params),
+                "ping is not installed on the state host to probe the pool; install iputils-ping, "
+                "or set probe.ping=false (with probe.tcp_ports) knowingly",
             )
     return _ipam_probe.Prober(settings, ping_path)
 
@@ -526,6 +540,14 @@ def _warn_expired(module: AnsibleModule, expired: list) -> None:
         )
 
 
+def _action(params: dict) -> str:
+    """What the call does, for its failure message: its verb, the owner (or address) and the pool."""
+    verb = {"present": "allocate an address", "absent": "release the lease", "query": "query the pool"}[params["state"]]
+    pool_name = params["pool_name"] or params["service"]
+    subject = params["owner"] or (params["ip"] or "").strip()
+    return f"{verb} for {subject} in pool {pool_name}" if subject else f"{verb} {pool_name}"
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec=ARGUMENT_SPEC,
@@ -539,10 +561,19 @@ def main() -> None:
         mutually_exclusive=[["ranges", "start"], ["ranges", "end"]],
         required_together=[["start", "end"]],
     )
-    if not _ipam_pool.HAS_NETADDR:
-        module.fail_json(msg=missing_required_lib("netaddr"), exception=str(_ipam_pool.NETADDR_IMPORT_ERROR))
+    try:
+        result = _run(module)
+    except ModuleFailure as exc:
+        fail(module, exc)
+    module.exit_json(**result)
 
+
+def _run(module: AnsibleModule) -> dict:
     params = module.params
+    if not _ipam_pool.HAS_NETADDR:
+        raise ModuleFailure(
+            _action(params), missing_required_lib("netaddr"), exception=str(_ipam_pool.NETADDR_IMPORT_ERROR)
+        )
     _positive(module)
     pool = _pool(module)
     ip = _normalised_ip(module)
@@ -551,7 +582,7 @@ def main() -> None:
     try:
         store = _ipam_leases.LeaseStore(params["lease_dir"], pool_name, lock_timeout=params["lock_timeout"])
     except _ipam_errors.PoolDefinitionError as exc:
-        module.fail_json(msg=f"Invalid {exc}; nothing was changed", field=exc.field)
+        raise ModuleFailure(_action(params), f"invalid {exc}; nothing was changed", field=exc.field) from exc
     result = {"changed": False, "lease_file": store.path, "expired": []}
 
     request = _ipam.Request(
@@ -562,8 +593,6 @@ def main() -> None:
         requested_by=params["requested_by"] or _default_requester(),
         reservation_ttl=params["reservation_ttl"],
     )
-    verb = {"present": "allocate an address", "absent": "release the lease", "query": "query the pool"}[params["state"]]
-    subject = f"{request.owner} in pool {pool_name}" if request.owner else f"{ip or ''} in pool {pool_name}".strip()
     try:
         if params["state"] == "query":
             allocator = _ipam.Allocator(store, pool, prober, wait_timeout=params["lock_timeout"])
@@ -571,13 +600,13 @@ def main() -> None:
             result.update(_network_facts(pool), **{k: found[k] for k in ("leases", "conflicts", "counts", "expired")})
             if found["lease"]:
                 result.update(ip=found["lease"]["ip"], lease=found["lease"])
-            module.exit_json(**result)
+            return result
 
         active_store = _ipam_leases.DryRunStore(store) if module.check_mode else store
         allocator = _ipam.Allocator(active_store, pool, prober, wait_timeout=params["lock_timeout"])
         outcome = allocator.present(request) if params["state"] == "present" else allocator.absent(request)
     except _ipam_errors.IpamError as exc:
-        module.fail_json(msg=f"Failed to {verb} for {subject}: {exc}", **result)
+        raise ModuleFailure(_action(params), exc, **result) from exc
 
     _warn_expired(module, outcome.expired)
     result["changed"] = outcome.changed
@@ -595,7 +624,7 @@ def main() -> None:
             "before_header": f"{store.path} ({request.owner or ip})",
             "after_header": f"{store.path} ({request.owner or ip})",
         }
-    module.exit_json(**result)
+    return result
 
 
 if __name__ == "__main__":

@@ -149,7 +149,7 @@ def test_a_diff_of_many_files_names_the_rest(run, tmp_path):
     [
         ([{"path": "relative.json", "content": ""}], "must be absolute"),
         ([{"path": "/nonexistent-dir/x.json", "content": ""}], "directory /nonexistent-dir does not exist"),
-        ([{"path": "/tmp/x.json", "content": "", "mode": "rw"}], "Invalid mode 'rw'"),
+        ([{"path": "/tmp/x.json", "content": "", "mode": "rw"}], "mode 'rw' is not an octal string"),
         ([{"path": "/tmp/x.json", "content": ""}, {"path": "/tmp/x.json", "content": ""}], "is given twice"),
     ],
 )

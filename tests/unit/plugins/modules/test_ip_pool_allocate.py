@@ -137,7 +137,7 @@ def test_ranges_name_their_fields_in_errors(run, base):
     result = run(args)
     assert result["failed"] is True
     assert result["field"] == "ranges[1].start"
-    assert "Invalid pool definition, ranges[1].start: range 198.18.1.110-198.18.1.130 overlaps" in result["msg"]
+    assert "invalid pool definition, ranges[1].start: range 198.18.1.110-198.18.1.130 overlaps" in result["msg"]
     assert "nothing was changed" in result["msg"]
 
 
@@ -148,11 +148,11 @@ def test_ranges_name_their_fields_in_errors(run, base):
         ({"gateway": "198.18.1.105"}, "gateway: 198.18.1.105 is inside the pool range"),
         ({"start": "198.18.1.120"}, "start: 198.18.1.120 is after end 198.18.1.119"),
         ({"exclude": ["198.18.9.9"]}, "exclude[0]: 198.18.9.9 is not inside the subnet"),
-        ({"reservation_ttl": -1}, "Invalid reservation_ttl: -1 is below the minimum 0"),
-        ({"probe": {"concurrency": 0}}, "Invalid probe.concurrency"),
+        ({"reservation_ttl": -1}, "invalid reservation_ttl: -1 is below the minimum 0"),
+        ({"probe": {"concurrency": 0}}, "invalid probe.concurrency"),
         ({"probe": {"tcp_ports": [70000]}}, "70000 is not a TCP port"),
-        ({"pool_name": "../x"}, "Invalid pool_name: '../x' is not a valid pool name"),
-        ({"ip": "a.b.c.d"}, "Invalid ip: 'a.b.c.d' is not an IPv4 address"),
+        ({"pool_name": "../x"}, "invalid pool_name: '../x' is not a valid pool name"),
+        ({"ip": "a.b.c.d"}, "invalid ip: 'a.b.c.d' is not an IPv4 address"),
         ({"start": None, "end": None}, "give start and end, or ranges"),
         ({"subnet": None}, "subnet is required with state=present"),
     ],
