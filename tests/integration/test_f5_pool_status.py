@@ -49,7 +49,9 @@ def test_waiting_on_a_member(run_playbook):
     assert up["met"] is True and set(up["stats"]) == {"bigip-a", "bigip-b"}, up
     assert up["stats"]["bigip-a"]["availability"] == "available"
     gone = status(run_playbook, wait="{member: '198.18.2.99:8080', until: available, timeout: 1, interval: 0.5}")
-    assert gone["failed"] and "member 198.18.2.99:8080 of pool globex-api-pool is not available" in gone["msg"]
+    assert gone["failed"] and (
+        "Failed to wait for member 198.18.2.99:8080 of pool globex-api-pool: it is not available" in gone["msg"]
+    )
     assert "bigip-a: not in the pool" in gone["msg"]
     drained = status(run_playbook, wait="{member: '198.18.2.99:8080', until: drained, timeout: 1}")
     assert drained["met"] is True  # a member that is not there holds no connection
