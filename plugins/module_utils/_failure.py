@@ -3,7 +3,8 @@
 """The one way a module of this collection fails. Private.
 
 A module's helpers raise ``ModuleFailure`` - what the module failed to do, why, and any result
-keys worth returning with the failure - and its ``main()`` turns it into its one ``fail_json``.
+keys worth returning with the failure - and its ``main()`` hands its work to ``run``, which
+turns that into the module's one ``fail_json``.
 Every message reads the same: ``Failed to <verb> <object>: <reason>``.
 """
 
@@ -20,6 +21,10 @@ class ModuleFailure(Exception):
         super().__init__(f"Failed to {action}: {self.reason}")
 
 
-def fail(module, exc: ModuleFailure) -> None:
-    """The module's one failure (``module.fail_json``), from what a helper raised."""
-    module.fail_json(msg=str(exc), **exc.result)
+def run(module, work) -> None:
+    """Do the module's ``work(module)`` and exit: with its result, or with its one failure."""
+    try:
+        result = work(module)
+    except ModuleFailure as exc:
+        module.fail_json(msg=str(exc), **exc.result)
+    module.exit_json(**result)

@@ -158,7 +158,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _files, _prometheus
-from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, fail
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, run
 
 HEADER = (
     "# Prometheus rule file. The groups written by danacloud.vm_autoscale.alert_rule are managed by\n"
@@ -256,6 +256,10 @@ def _write(module: AnsibleModule, path: str, content: str) -> str | None:
 
 
 def _run(module: AnsibleModule) -> dict:
+    if not _prometheus.HAS_YAML:
+        raise ModuleFailure(
+            _action(module.params), missing_required_lib("PyYAML"), exception=str(_prometheus.YAML_IMPORT_ERROR)
+        )
     path = module.params["path"]
     name = module.params["name"]
     wanted = _wanted(module.params)
@@ -305,15 +309,7 @@ def main() -> None:
         supports_check_mode=True,
         required_if=[["state", "present", ["rules"]]],
     )
-    try:
-        if not _prometheus.HAS_YAML:
-            raise ModuleFailure(
-                _action(module.params), missing_required_lib("PyYAML"), exception=str(_prometheus.YAML_IMPORT_ERROR)
-            )
-        result = _run(module)
-    except ModuleFailure as exc:
-        fail(module, exc)
-    module.exit_json(**result)
+    run(module, _run)
 
 
 if __name__ == "__main__":

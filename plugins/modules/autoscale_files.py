@@ -169,7 +169,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _files, _prometheus
-from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, fail
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, run
 
 ARGUMENT_SPEC = {
     "files": {
@@ -398,11 +398,7 @@ def _run(module: AnsibleModule) -> dict:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = _run(module)
-    except ModuleFailure as exc:
-        fail(module, exc)
-    module.exit_json(**result)
+    run(module, _run)
 
 
 if __name__ == "__main__":

@@ -213,7 +213,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _state
-from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, fail
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, run
 
 ARGUMENT_SPEC = {
     **_state.ARGUMENT_SPEC,
@@ -313,11 +313,7 @@ def main() -> None:
         required_if=[("state", "present", ("owner",))],
         supports_check_mode=True,
     )
-    try:
-        result = _run(module)
-    except ModuleFailure as exc:
-        fail(module, exc)
-    module.exit_json(**result)
+    run(module, _run)
 
 
 if __name__ == "__main__":

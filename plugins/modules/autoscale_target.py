@@ -109,7 +109,7 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, fail
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, run
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._files import (
     DocumentError,
     LockUnavailable,
@@ -228,11 +228,7 @@ def main() -> None:
         mutually_exclusive=[("vm", "entries"), ("target", "entries")],
         supports_check_mode=True,
     )
-    try:
-        result = _run(module)
-    except ModuleFailure as exc:
-        fail(module, exc)
-    module.exit_json(**result)
+    run(module, _run)
 
 
 if __name__ == "__main__":

@@ -128,7 +128,7 @@ templates:
 """
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
-from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, fail
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, run
 
 try:
     from ansible_collections.community.vmware.plugins.module_utils.vmware import PyVmomi
@@ -215,11 +215,7 @@ def _list(module: AnsibleModule) -> dict:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = _list(module)
-    except ModuleFailure as exc:
-        fail(module, exc)
-    module.exit_json(**result)
+    run(module, _list)
 
 
 if __name__ == "__main__":

@@ -153,7 +153,7 @@ waited:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _bigip
-from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, fail
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, run
 
 ARGUMENT_SPEC = {
     "devices": {
@@ -233,21 +233,20 @@ def _read(devices: list, partition: str, pool: str, failover: bool) -> dict:
     }
 
 
+def _run(module: AnsibleModule) -> dict:
+    params = module.params
+    if not params["devices"]:
+        raise ModuleFailure(f"read pool {params['pool']}", "devices is empty: list the F5 devices (f5_devices)")
+    auth = {key: params[key] for key in ("username", "password", "validate_certs", "ca_path", "timeout")}
+    devices = [_bigip.Device(device, auth) for device in params["devices"]]
+    if params["wait"]:
+        return _wait(devices, params["partition"], params["pool"], params["wait"])
+    return _read(devices, params["partition"], params["pool"], params["failover"])
+
+
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    params = module.params
-    try:
-        if not params["devices"]:
-            raise ModuleFailure(f"read pool {params['pool']}", "devices is empty: list the F5 devices (f5_devices)")
-        auth = {key: params[key] for key in ("username", "password", "validate_certs", "ca_path", "timeout")}
-        devices = [_bigip.Device(device, auth) for device in params["devices"]]
-        if params["wait"]:
-            result = _wait(devices, params["partition"], params["pool"], params["wait"])
-        else:
-            result = _read(devices, params["partition"], params["pool"], params["failover"])
-    except ModuleFailure as exc:
-        fail(module, exc)
-    module.exit_json(**result)
+    run(module, _run)
 
 
 if __name__ == "__main__":

@@ -395,7 +395,7 @@ from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import (
     _ipam_pool,
     _ipam_probe,
 )
-from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, fail
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, run
 
 ARGUMENT_SPEC = {
     "state": {"type": "str", "choices": ["present", "absent", "query"], "default": "present"},
@@ -561,11 +561,7 @@ def main() -> None:
         mutually_exclusive=[["ranges", "start"], ["ranges", "end"]],
         required_together=[["start", "end"]],
     )
-    try:
-        result = _run(module)
-    except ModuleFailure as exc:
-        fail(module, exc)
-    module.exit_json(**result)
+    run(module, _run)
 
 
 def _run(module: AnsibleModule) -> dict:

@@ -273,7 +273,7 @@ jobs:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _jenkins
-from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, fail
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._failure import ModuleFailure, run
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._names import SERVICE_RULE, is_service
 
 PER_JOB = ("service", "name", "state", "enabled", "token", "description", "timeout_seconds", "reconcile")
@@ -599,11 +599,7 @@ def main() -> None:
         mutually_exclusive=[("service", "jobs"), ("name", "jobs"), ("token", "jobs")],
         supports_check_mode=True,
     )
-    try:
-        result = _run(module)
-    except ModuleFailure as exc:
-        fail(module, exc)
-    module.exit_json(**result)
+    run(module, _run)
 
 
 if __name__ == "__main__":

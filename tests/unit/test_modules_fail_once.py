@@ -1,5 +1,6 @@
 """Every module reads the same way (issue 22): its argument spec is a module constant, its helpers
-raise ModuleFailure, and main() fails once - with "Failed to <verb> <object>: <reason>"."""
+raise ModuleFailure, and main() hands its work to _failure.run, which exits with the result or
+fails once - with "Failed to <verb> <object>: <reason>"."""
 
 import ast
 from pathlib import Path
@@ -30,10 +31,10 @@ def test_the_module_has_its_spec_as_a_constant_and_fails_in_main_only(path):
     (module_call,) = calls(functions["main"], "AnsibleModule")
     spec = next(keyword.value for keyword in module_call.keywords if keyword.arg == "argument_spec")
     assert isinstance(spec, ast.Name) and spec.id == "ARGUMENT_SPEC"
-    # no helper fails by itself: fail_json appears nowhere, and main() calls fail() once
-    assert not calls(tree, "fail_json"), path.name
-    assert len(calls(functions["main"], "fail")) == 1
-    assert sum(len(calls(node, "fail")) for name, node in functions.items() if name != "main") == 0
+    # no helper fails by itself: fail_json and exit_json appear nowhere; main() hands the work to run() once
+    assert not calls(tree, "fail_json") and not calls(tree, "exit_json"), path.name
+    assert len(calls(functions["main"], "run")) == 1
+    assert sum(len(calls(node, "run")) for name, node in functions.items() if name != "main") == 0
 
 
 def test_a_failure_reads_failed_to_verb_object_reason_and_carries_its_result():
