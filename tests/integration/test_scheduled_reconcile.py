@@ -69,6 +69,9 @@ def test_the_scheduled_reconcile_reports_drift_and_fixes_only_when_told(prepared
     for device in (F5_A, F5_B):
         answer = f5("POST", f"{POOL}/members", device=device, json={"name": STRAY, "address": STRAY_IP})
         assert answer.status_code == 200, answer.text
+    # only the minutes the test fires start a build: the wall clock reaching the job's minute while
+    # it is enabled would start one more (with RECONCILE_FIX false), which made this test flaky
+    assert emulator("jenkins", "PUT", "/timers", {"clock": False}) == {"clock": False}
     assert jenkins("POST", f"/job/{JOB}/enable").status_code in (200, 302)  # the lab's tests keep jobs disabled
     try:
         before = builds()
@@ -99,6 +102,7 @@ def test_the_scheduled_reconcile_reports_drift_and_fixes_only_when_told(prepared
         wait_for(lambda: prometheus_value('vm_autoscale_drift{service="acme-web"}') == 0, 60, "the drift metric")
     finally:
         jenkins("POST", f"/job/{JOB}/disable")
+        emulator("jenkins", "PUT", "/timers", {"clock": True})
         for device in (F5_A, F5_B):
             if STRAY in members(device):
                 f5("DELETE", f"{POOL}/members/~Common~{STRAY}", device=device)

@@ -62,6 +62,12 @@ def control_app(jenkins: Jenkins, listener: Listener):
                 elif method == "DELETE":
                     jenkins.faults.clear()
                 return Response(200, jenkins.faults)
+        if path == "/timers" and method == "PUT":
+            # {"clock": false}: no build by the wall clock until {"clock": true} (POST /timers still fires)
+            if not isinstance(body.get("clock"), bool):
+                return Response(400, {"message": f"clock must be true or false, got {body.get('clock')!r}"})
+            jenkins.clock = body["clock"]
+            return Response(200, {"clock": jenkins.clock})
         if path == "/timers" and method == "POST":
             # Fire the jobs' timers as at the minute given ({"at": "2026-12-03T10:15:00Z"}, default now).
             at = body.get("at")

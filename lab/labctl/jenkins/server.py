@@ -136,6 +136,10 @@ class Jenkins:
         self.webhook_log: list[dict] = []
         self._load()
         self._stop = threading.Event()
+        # Fire the timers by the wall clock, as Jenkins does; a test that enables a timed job turns
+        # this off (PUT /timers {"clock": false}) and fires the minutes it wants, so that the clock
+        # reaching the job's minute during the test cannot start a build it does not expect.
+        self.clock = True
         threading.Thread(target=self._scheduler, name="queue", daemon=True).start()
         threading.Thread(target=self._timers, name="timers", daemon=True).start()
 
@@ -799,7 +803,8 @@ class Jenkins:
     def _timers(self) -> None:
         """Once a minute, at the start of the minute (UTC), as Jenkins's cron thread."""
         while not self._stop.wait(60 - time.time() % 60):
-            self.fire_timers(datetime.now(UTC).replace(second=0, microsecond=0))
+            if self.clock:
+                self.fire_timers(datetime.now(UTC).replace(second=0, microsecond=0))
 
     def _scheduler(self) -> None:
         while not self._stop.wait(0.2):
