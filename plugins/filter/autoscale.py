@@ -158,6 +158,14 @@ def autoscale_alert_query(service: str, action: str) -> str:
         raise AnsibleFilterError(f"autoscale_alert_query: {exc}") from exc
 
 
+def autoscale_load_query(service: str, direction: str, window: str = "") -> str:
+    """The PromQL of a tracked decision's load reading (CPU and memory, labelled ``metric``)."""
+    try:
+        return _utils("_rules").load_query(str(service), str(direction), str(window or ""))
+    except ValueError as exc:
+        raise AnsibleFilterError(f"autoscale_load_query: {exc}") from exc
+
+
 def autoscale_alert_verify(answer, service: str, action: str) -> dict:
     """``{firing, reason}`` from Prometheus's answer to autoscale_alert_query."""
     try:
@@ -246,6 +254,7 @@ class FilterModule:
             "autoscale_alert_request": autoscale_alert_request,
             "autoscale_alert_query": autoscale_alert_query,
             "autoscale_alert_verify": autoscale_alert_verify,
+            "autoscale_load_query": autoscale_load_query,
             "autoscale_drift": autoscale_drift,
             "autoscale_plan": autoscale_plan,
             "autoscale_invalid_services": autoscale_invalid_services,

@@ -44,6 +44,15 @@ DEFAULTS: dict = {
         "scale_in_step": 1,
         # at least the scale-out alert's for (5 min) plus two scrape intervals (validated)
         "cooldown_seconds": 600,
+        # step: an alert adds scale_out_step VMs (removes scale_in_step); target_tracking: an
+        # alert's action is sized to hold the load at the target (docs/inventory.md, Target tracking)
+        "policy": "step",
+        "target_tracking": {
+            "cpu_percent": 60,
+            "memory_percent": None,  # none: CPU alone
+            "tolerance_percent": 10,  # no alert while the load is within the target +-10 %
+            "max_step": 4,  # VMs one scale-out adds at most (Kubernetes HPA's default of 4 pods)
+        },
     },
     "f5": {"partition": "Common", "health_check_path": "/"},
     "network": {"vlan": None, "dns_servers": [], "domain": None},
@@ -87,6 +96,8 @@ FIELDS: dict = {
         "scale_out_step": None,
         "scale_in_step": None,
         "cooldown_seconds": None,
+        "policy": None,
+        "target_tracking": {"cpu_percent": None, "memory_percent": None, "tolerance_percent": None, "max_step": None},
     },
     "f5": {
         "pool_name": None,
@@ -306,6 +317,7 @@ def _check_scaling(check: _Checker, site: dict) -> None:
             f"allows {autoscaled} autoscaled VMs, more than the site-wide vm_autoscale_max_autoscaled_vms ({cap})",
             f"lower it to at most {cap} plus the static members, or raise the site's cap",
         )
+    _check_tracking(check, site)
     cooldown = check.integer("scaling.cooldown_seconds", 0, 86400)
     minutes = check.get("monitoring.duration_minutes")
     if cooldown is None or isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1:
@@ -319,6 +331,43 @@ def _check_scaling(check: _Checker, site: dict) -> None:
             f"is shorter than the scale-out alert's for ({minutes * 60} s) plus two scrape intervals "
             f"(2 x {scrape:g} s): a duplicate notification could act again before the alert could have fired anew",
             f"use at least {floor}",
+        )
+
+
+POLICIES = ("step", "target_tracking")
+
+
+def _check_tracking(check: _Checker, site: dict) -> None:
+    policy = check.get("scaling.policy")
+    if policy not in POLICIES:
+        check.add("scaling.policy", policy, "is not a scaling policy", f"use one of {', '.join(POLICIES)}")
+        return
+    tracking = check.get("scaling.target_tracking")
+    if not isinstance(tracking, dict):
+        check.add("scaling.target_tracking", tracking, "is not a mapping", "write cpu_percent, tolerance_percent, ...")
+        return
+    if policy != "target_tracking":
+        return
+    tolerance = check.integer("scaling.target_tracking.tolerance_percent", 0, 50)
+    for field in ("cpu_percent", "memory_percent"):
+        if field == "memory_percent" and tracking.get(field) is None:
+            continue
+        target = check.integer(f"scaling.target_tracking.{field}", 1, 99, "use a percentage from 1 to 99")
+        if target is not None and tolerance is not None and target * (100 + tolerance) >= 100 * 100:
+            check.add(
+                f"scaling.target_tracking.{field}",
+                target,
+                f"plus its tolerance ({tolerance} %) reaches 100 %: the scale-out alert could never fire",
+                f"use at most {int((100 * 100 - 1) / (100 + tolerance))}",
+            )
+    ceiling = site["max_vms_per_run"]
+    step = check.integer("scaling.target_tracking.max_step", 1)
+    if step is not None and step > ceiling:
+        check.add(
+            "scaling.target_tracking.max_step",
+            step,
+            f"is above the per-run ceiling vm_autoscale_max_vms_per_run ({ceiling})",
+            f"use 1-{ceiling}, or raise vm_autoscale_max_vms_per_run for the whole site",
         )
 
 

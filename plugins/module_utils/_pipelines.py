@@ -88,7 +88,10 @@ def jenkins_jobs(names: list, configs: list, tokens: list, enabled: bool = True,
     for name, config, token in zip(names, configs, tokens):
         merged = with_defaults(name, config)
         scaling = merged["scaling"]
-        bound = run_bound(limits, scaling["scale_out_step"], scaling["scale_in_step"])
+        out_step = scaling["scale_out_step"]
+        if scaling.get("policy") == "target_tracking":  # a tracked scale-out adds up to max_step
+            out_step = max(int(out_step), int(scaling["target_tracking"]["max_step"]))
+        bound = run_bound(limits, out_step, scaling["scale_in_step"])
         reconcile = merged["reconcile"] if isinstance(merged["reconcile"], dict) else {}
         jobs.append({
             "service": name,

@@ -19,10 +19,21 @@ only act on the answer. Each decision is a pure function of what was read:
   protected VM, newest first), how many - the smallest of the step, the per-run ceiling and the
   room above ``min_instances`` - and why none.
 - ``template``: what is wrong with the template the new VMs are cloned from, or empty.
+
+Under the ``target_tracking`` policy (``sizing``), the verified alert decides *whether* and the
+load read from Prometheus at decision time decides *how many*: the desired count is
+``ceil(instances x observed / target)`` (the Kubernetes HPA and AWS target-tracking rule; with
+two targets the larger need wins); a scale-out adds ``desired - instances`` VMs, at least one
+(the alert has held for its whole ``for``), a scale-in removes ``instances - desired`` by the
+load's *peak* over its window, none when that peak needs them all; each at most its step, then
+every limit above applies. Without a reading (Prometheus down, no data) the action is one VM, as
+a step of 1 would be.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
 
 ROLE_KEY = "guestinfo.vm_autoscale.role"
@@ -68,6 +79,70 @@ def guards(state: dict, enabled: bool, respect_cooldown: bool) -> str:
     return ""
 
 
+def load_reading(answer) -> dict:
+    """``{metric: value}`` from Prometheus's answer to the load query - its JSON text, the parsed
+    answer or its ``data.result`` list, whose series carry the label ``metric`` (``cpu`` or
+    ``memory``); empty for no answer, an error answer or anything else. Values that are not
+    finite numbers are left out."""
+    if isinstance(answer, str):
+        try:
+            answer = json.loads(answer) if answer.strip() else None
+        except ValueError:
+            return {}
+    if isinstance(answer, dict):
+        answer = (answer.get("data") or {}).get("result") if answer.get("status") == "success" else None
+    reading: dict = {}
+    for series in answer if isinstance(answer, list) else []:
+        if not isinstance(series, dict):
+            continue
+        metric = (series.get("metric") or {}).get("metric")
+        try:
+            value = float((series.get("value") or [None, None])[1])
+        except (TypeError, ValueError, IndexError):
+            continue
+        if metric in ("cpu", "memory") and math.isfinite(value) and value >= 0:
+            reading[metric] = value
+    return reading
+
+
+def desired(instances: int, reading: dict, targets: dict) -> dict:
+    """The count that holds the load at its targets: ``ceil(instances x observed / target)``, the
+    largest over the targets given (``{metric: percent or None}``) that have a reading.
+
+    Returns ``desired`` (None without a usable reading), ``metric`` (the one that decided),
+    ``ratio`` (observed / target) and ``reading``.
+    """
+    ratios = {}
+    for metric, target in sorted((targets or {}).items()):
+        if target is None or metric not in reading:
+            continue
+        ratios[metric] = reading[metric] / _positive(f"target {metric}", int(target))
+    if not ratios:
+        return {"desired": None, "metric": "", "ratio": None, "reading": reading}
+    metric = max(ratios, key=lambda name: ratios[name])
+    # a ratio that is a whole fraction of the count (2 x 1.5) must not round up to one more
+    need = max(1, math.ceil(instances * ratios[metric] - 1e-9))
+    return {"desired": need, "metric": metric, "ratio": round(ratios[metric], 3), "reading": reading}
+
+
+def _tracked(direction: str, instances: int, step: int, sizing: dict | None) -> tuple:
+    """The VMs an action of ``direction`` wants before the limits, and what it was sized by."""
+    if not sizing or sizing.get("policy", "step") == "step":
+        return step, {"policy": "step", "step": step}
+    if sizing["policy"] != "target_tracking":
+        raise ValueError(f"sizing policy is {sizing['policy']!r}, expected step or target_tracking")
+    found = desired(instances, load_reading(sizing.get("result")), sizing.get("targets") or {})
+    record = {"policy": "target_tracking", "step": step, "targets": sizing.get("targets") or {}, **found}
+    if found["desired"] is None:
+        record["note"] = "no load reading from Prometheus: one VM, as a step of 1"
+        return 1, record
+    if direction == "scale_out":
+        return max(1, min(step, found["desired"] - instances)), record
+    # a scale-in is sized by the load's peak over its window: when that peak needs every instance,
+    # none goes (the availability of the service comes before its cost)
+    return max(0, min(step, instances - found["desired"])), record
+
+
 def numbered(names: list, prefix: str) -> dict:
     """The names of the form ``<prefix><digits>``, each with its number."""
     pattern = re.compile(re.escape(prefix) + r"(\d+)")
@@ -88,6 +163,7 @@ def scale_out(
     member_port: int,
     limits: dict,
     prefix: str,
+    sizing: dict | None = None,
 ) -> dict:
     """The plan of one scale-out of ``service``.
 
@@ -98,7 +174,10 @@ def scale_out(
     the folder, at least 4 digits. Returns ``instances``, ``autoscaled`` (the service's autoscaled
     VM names in the folder), ``outside_pool`` (names), ``site_autoscaled``, ``count``, ``planned``
     (the new names), ``reason`` (why ``count`` is 0) and ``limit`` (the limit that made it 0:
-    ``max_instances`` or ``site_cap``, else empty).
+    ``max_instances`` or ``site_cap``, else empty). ``sizing`` (optional): ``policy`` (``step`` or
+    ``target_tracking``), ``targets`` (``{cpu, memory}`` percent or None) and ``result`` (the
+    Prometheus answer, see ``load_reading``); under target tracking ``step`` is
+    the most one action adds. The answer's ``sizing`` says how the count was sized.
     """
     step = _positive("step", limits["step"])
     maximum = _positive("max_instances", limits["max_instances"])
@@ -109,7 +188,8 @@ def scale_out(
     outside = sorted(vm["name"] for vm in mine if f"{vm.get('ip')}:{member_port}" not in members)
     instances = len(members) + len(outside)
     site = len(autoscaled)
-    count = max(0, min(step, per_run, maximum - instances, cap - site))
+    wanted, sized = _tracked("scale_out", instances, step, sizing)
+    count = max(0, min(wanted, per_run, maximum - instances, cap - site))
     reason, limit = "", ""
     if count < 1 and instances >= maximum:
         limit = "max_instances"
@@ -136,6 +216,7 @@ def scale_out(
         "planned": [f"{prefix}{number:04d}" for number in range(first, first + count)],
         "reason": reason,
         "limit": limit,
+        "sizing": sized,
     }
 
 
@@ -161,28 +242,52 @@ def removable(instances: list, static_names: list, protect_key: str = PROTECT_KE
     return [name for _created, name in sorted(chosen, reverse=True)]
 
 
-def scale_in(members: list, instances: list, static_names: list, limits: dict, protect_key: str = PROTECT_KEY) -> dict:
+def scale_in(
+    members: list,
+    instances: list,
+    static_names: list,
+    limits: dict,
+    *,
+    protect_key: str = PROTECT_KEY,
+    sizing: dict | None = None,
+) -> dict:
     """The plan of one scale-in.
 
     ``members`` are the pool's member names; ``instances`` what ``vmware_guest_info`` returned for
     the service's autoscaled VMs; ``limits`` has ``step``, ``max_vms_per_run`` and
     ``min_instances``. Returns ``instances``, ``removable`` (names, first to remove first),
-    ``victims`` (the names to remove now), ``count`` and ``reason`` (why none).
+    ``victims`` (the names to remove now), ``count``, ``reason`` (why none) and ``sizing`` (as for
+    ``scale_out``; under target tracking ``step`` is the most one action removes, and the reading
+    should be the load's peak over the scale-in window, so that a scale-in is sized conservatively).
     """
     step = _positive("step", limits["step"])
     per_run = _positive("max_vms_per_run", limits["max_vms_per_run"])
     minimum = _count("min_instances", limits["min_instances"])
     candidates = removable(instances, static_names, protect_key)
     present = len(list(members))
-    count = min(step, per_run, present - minimum)
-    if count < 1:
+    wanted, sized = _tracked("scale_in", present, step, sizing)
+    count = min(wanted, per_run, present - minimum)
+    if present - minimum < 1:
         reason = f"at min: {present} of min {minimum} instances"
+    elif wanted < 1:
+        load = ", ".join(f"{name} {value:g} %" for name, value in sorted(sized["reading"].items()))
+        reason = (
+            f"the load's peak over the scale-in window ({load}) needs {sized['desired']} instances"
+            f" at the target: all {present} stay"
+        )
     elif not candidates:
         reason = "no VM may be removed: only static members and protected VMs are left"
     else:
         reason = ""
     victims = candidates[: max(count, 0)] if not reason else []
-    return {"instances": present, "removable": candidates, "victims": victims, "count": len(victims), "reason": reason}
+    return {
+        "instances": present,
+        "removable": candidates,
+        "victims": victims,
+        "count": len(victims),
+        "reason": reason,
+        "sizing": sized,
+    }
 
 
 def template(found: dict, made_from: str, source_vm: str) -> str:

@@ -24,10 +24,73 @@ missing until a run has counted, so the min/max gates are ``unless`` clauses (do
 from __future__ import annotations
 
 from ansible_collections.danacloud.vm_autoscale.plugins.module_utils import _state
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._model import PROM_DURATION
+from ansible_collections.danacloud.vm_autoscale.plugins.module_utils._names import SERVICE_RULE, is_service
 
 # The alert each action is triggered by: the only names playbooks/autoscale.yml accepts and asks
 # Prometheus about (_request), whatever a notification says.
 ACTION_ALERTS = {"scale_out": "VmAutoscaleScaleOut", "scale_in": "VmAutoscaleScaleIn"}
+
+
+def _percent(value: float) -> str:
+    return f"{round(value, 3):g}"
+
+
+def _tracking_conditions(service: str, scaling: dict) -> tuple:
+    """The action alerts' load conditions under target tracking, and their texts.
+
+    Scale-out: a tracked load above its target plus the tolerance. Scale-in: every tracked load
+    below its target minus the tolerance *and* low enough that one VM fewer would still be at or
+    below the target (``load x N / (N - 1) <= target``, so that the decision's ``ceil(N x load /
+    target)`` is below N); without ``vm_autoscale_instances`` it does not fire.
+    """
+    tracking = scaling["target_tracking"]
+    tolerance = int(tracking["tolerance_percent"])
+    one = f'service="{service}"'
+    count = f"max by (service) (vm_autoscale_instances{{{one}}})"
+    tracked = [
+        (name, f"vm_autoscale:{name}_percent{{{one}}}", int(tracking[f"{name}_percent"]))
+        for name in ("cpu", "memory")
+        if tracking.get(f"{name}_percent") is not None
+    ]
+    above = " or ".join(f"{series} > {_percent(target * (100 + tolerance) / 100)}" for _n, series, target in tracked)
+    below = "\nand on (service) ".join(
+        f"{series} < {_percent(target * (100 - tolerance) / 100)}\n"
+        f"and on (service) {series} * on (service) {count} / ({count} - 1) <= {target}"
+        for _n, series, target in tracked
+    )
+    targets = " and ".join(f"{name} {target}%" for name, _s, target in tracked)
+    return (
+        f"({above})",
+        f"load above its target ({targets}, +{tolerance}%)",
+        "Above it for {minutes} min; the pipeline adds the VMs that bring it back to the target,"
+        f" at most {int(tracking['max_step'])}",
+        f"({below})",
+        (
+            f"load below its target ({targets}, -{tolerance}%) with one VM fewer",
+            "Below it for {minutes} min; the pipeline removes the VMs the target does not need,"
+            f" at most {int(scaling['scale_in_step'])}",
+        ),
+    )
+
+
+def load_query(service: str, direction: str, window: str = "") -> str:
+    """The PromQL of a tracked decision's load reading: the service's CPU and memory use, each
+    labelled ``metric`` (``cpu``, ``memory``); with ``window``, each one's peak over it (a
+    scale-in's conservative reading)."""
+    if not is_service(service):
+        raise ValueError(f"service {service!r} is not a service name ({SERVICE_RULE})")
+    if direction not in ACTION_ALERTS:
+        raise ValueError(f"direction is {direction!r}, expected scale_out or scale_in")
+    if window and not PROM_DURATION.match(window):
+        raise ValueError(f"window is {window!r}, expected a Prometheus duration like 15m")
+    parts = []
+    for name in ("cpu", "memory"):
+        series = f'vm_autoscale:{name}_percent{{service="{service}"}}'
+        if window:
+            series = f"max_over_time({series}[{window}])"
+        parts.append(f'label_replace({series}, "metric", "{name}", "", "")')
+    return " or ".join(parts)
 
 
 def service_rules(service: str, config: dict, settings: dict) -> list:
@@ -79,44 +142,47 @@ def service_rules(service: str, config: dict, settings: dict) -> list:
         },
         {"record": "vm_autoscale:targets_up", "expr": f"sum by (service) (up{{{selector}}})"},
     ]
-    cpu_out, memory_out = monitoring["cpu_threshold"], monitoring["memory_threshold"]
-    cpu_in, memory_in = monitoring["scale_in_cpu_threshold"], monitoring["scale_in_memory_threshold"]
+    instances = state("vm_autoscale_instances")
+    gates = f"and on (service) {enabled}\n{{bound}}unless on (service) {suspended}\nunless on (service) {cooling}"
+    out_gate = gates.replace("{bound}", f"unless on (service) {instances} >= {int(scaling['max_instances'])}\n")
+    in_gate = gates.replace("{bound}", f"unless on (service) {instances} <= {int(scaling['min_instances'])}\n")
+    if scaling.get("policy") == "target_tracking":
+        busy, busy_text, out_text, quiet, in_text = _tracking_conditions(service, scaling)
+    else:
+        cpu_out, memory_out = monitoring["cpu_threshold"], monitoring["memory_threshold"]
+        cpu_in, memory_in = monitoring["scale_in_cpu_threshold"], monitoring["scale_in_memory_threshold"]
+        busy = f"({cpu} > {cpu_out} or {memory} > {memory_out})"
+        busy_text = f"load above the scale-out threshold (CPU {cpu_out}% or memory {memory_out}%)"
+        out_text = f"Above the threshold for {{minutes}} min; the pipeline adds {int(scaling['scale_out_step'])} VM(s)"
+        quiet = f"({cpu} < {cpu_in} and on (service) {memory} < {memory_in})"
+        in_text = (
+            f"load below the scale-in thresholds (CPU {cpu_in}% and memory {memory_in}%)",
+            f"Below both for {{minutes}} min; the pipeline removes {int(scaling['scale_in_step'])} VM(s)",
+        )
     actions = [
         {
             "alert": ACTION_ALERTS["scale_out"],
-            "expr": (
-                f"({cpu} > {cpu_out} or {memory} > {memory_out})\n"
-                f"and on (service) {enabled}\n"
-                f"unless on (service) {state('vm_autoscale_instances')} >= {int(scaling['max_instances'])}\n"
-                f"unless on (service) {suspended}\n"
-                f"unless on (service) {cooling}"
-            ),
+            "expr": f"{busy}\n{out_gate}",
             "for": f"{int(monitoring['duration_minutes'])}m",
             "labels": {**labels, "vm_autoscale": "action", "autoscale_action": "scale_out", "severity": "info"},
             "annotations": {
-                "summary": f"{service}: load above the scale-out threshold (CPU {cpu_out}% or memory {memory_out}%)",
+                "summary": f"{service}: {busy_text}",
                 "description": (
-                    f"Above the threshold for {int(monitoring['duration_minutes'])} min; the pipeline adds"
-                    f" {int(scaling['scale_out_step'])} VM(s), up to {int(scaling['max_instances'])}."
+                    out_text.format(minutes=int(monitoring["duration_minutes"]))
+                    + f", up to {int(scaling['max_instances'])}."
                 ),
             },
         },
         {
             "alert": ACTION_ALERTS["scale_in"],
-            "expr": (
-                f"({cpu} < {cpu_in} and on (service) {memory} < {memory_in})\n"
-                f"and on (service) {enabled}\n"
-                f"unless on (service) {state('vm_autoscale_instances')} <= {int(scaling['min_instances'])}\n"
-                f"unless on (service) {suspended}\n"
-                f"unless on (service) {cooling}"
-            ),
+            "expr": f"{quiet}\n{in_gate}",
             "for": f"{int(monitoring['scale_in_duration_minutes'])}m",
             "labels": {**labels, "vm_autoscale": "action", "autoscale_action": "scale_in", "severity": "info"},
             "annotations": {
-                "summary": f"{service}: load below the scale-in thresholds (CPU {cpu_in}% and memory {memory_in}%)",
+                "summary": f"{service}: {in_text[0]}",
                 "description": (
-                    f"Below both for {int(monitoring['scale_in_duration_minutes'])} min; the pipeline removes"
-                    f" {int(scaling['scale_in_step'])} VM(s), down to {int(scaling['min_instances'])}."
+                    in_text[1].format(minutes=int(monitoring["scale_in_duration_minutes"]))
+                    + f", down to {int(scaling['min_instances'])}."
                 ),
             },
         },
@@ -150,10 +216,7 @@ def service_rules(service: str, config: dict, settings: dict) -> list:
         },
         {
             "alert": "VmAutoscaleAtMaxCapacity",
-            "expr": (
-                f"{state('vm_autoscale_instances')} >= {int(scaling['max_instances'])}\n"
-                f"and on (service) ({cpu} > {cpu_out} or {memory} > {memory_out})"
-            ),
+            "expr": f"{instances} >= {int(scaling['max_instances'])}\nand on (service) {busy}",
             "for": settings["at_max_for"],
             "labels": {**operator, "severity": "warning"},
             "annotations": {

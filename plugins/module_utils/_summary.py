@@ -31,6 +31,25 @@ def _template_state(service: str, name: str, lookup: Any) -> str:
     )
 
 
+def _policy(scaling: dict, monitoring: dict) -> str:
+    """What makes the service scale, in words."""
+    if scaling.get("policy") == "target_tracking":
+        tracking = scaling["target_tracking"]
+        targets = " and ".join(
+            f"{tracking[f'{name}_percent']} % {label}"
+            for name, label in (("cpu", "CPU"), ("memory", "memory"))
+            if tracking.get(f"{name}_percent") is not None
+        )
+        return (
+            f"target tracking: holds {targets} +-{tracking['tolerance_percent']} %,"
+            f" up to {tracking['max_step']} VM(s) per scale-out, {scaling['scale_in_step']} per scale-in"
+        )
+    return (
+        f"scale out above {monitoring['cpu_threshold']} % CPU or {monitoring['memory_threshold']} % memory,"
+        f" scale in below {monitoring['scale_in_cpu_threshold']} % and {monitoring['scale_in_memory_threshold']} %"
+    )
+
+
 def service_summary(service: str, config: dict, lookup: Any = None, check_mode: bool = False) -> list[str]:
     """The lines of the summary: autoscaling, Jenkins job, alert rules, route and template."""
     enabled = bool(config["enabled"])
@@ -44,9 +63,7 @@ def service_summary(service: str, config: dict, lookup: Any = None, check_mode: 
         f" autoscaling {'enabled' if enabled else 'DISABLED (autoscale.enabled)'},"
         f" {scaling['min_instances']}-{scaling['max_instances']} instances",
         f"Jenkins job {job} ({'enabled' if enabled else 'disabled'}), scheduled reconcile {reconcile}",
-        f"Prometheus rule group vm_autoscale-{service} (scale out above {monitoring['cpu_threshold']} %"
-        f" CPU or {monitoring['memory_threshold']} % memory, scale in below"
-        f" {monitoring['scale_in_cpu_threshold']} % and {monitoring['scale_in_memory_threshold']} %),"
+        f"Prometheus rule group vm_autoscale-{service} ({_policy(scaling, monitoring)}),"
         f" {len(config['static_members'])} static target(s)",
         f"Alertmanager route service={service} to {job}",
         f"template {template}: {_template_state(service, template, lookup)}",

@@ -155,6 +155,17 @@ class PlaybookRun:
     def stats(self) -> dict:
         return (self.result or {}).get("stats", {})
 
+    @property
+    def failed(self) -> list[str]:
+        """``<task>: <message>`` of every failed task result (rescued ones too): what to show when a run fails."""
+        found = []
+        for play in (self.result or {}).get("plays", []):
+            for task in play["tasks"]:
+                for host, result in task["hosts"].items():
+                    if result.get("failed"):
+                        found.append(f"{host}: {task['task']['name']}: {str(result.get('msg', ''))[:800]}")
+        return found or [self.stdout[-2000:] + self.stderr[-1000:]]
+
 
 @pytest.fixture
 def run_playbook(lab, tmp_path, request):

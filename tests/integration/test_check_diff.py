@@ -181,8 +181,9 @@ def test_the_diff_of_a_threshold_change_shows_the_changed_expression(run_playboo
     rule_file = lab.state / "plg" / "prometheus" / "rules" / "vm_autoscale-acme-web.yml"
     before = rule_file.read_text()
     config = yaml.safe_load((REPO / "inventories" / "lab" / "host_vars" / "acme-web.yml").read_text())
-    old = config["autoscale"]["monitoring"]["cpu_threshold"]
-    config["autoscale"]["monitoring"]["cpu_threshold"] = old - 10
+    # acme-web tracks a CPU target: its scale-out threshold is the target plus the tolerance (10 %)
+    old = config["autoscale"]["scaling"]["target_tracking"]["cpu_percent"]
+    config["autoscale"]["scaling"]["target_tracking"]["cpu_percent"] = old - 10
     overlay = tmp_path / "overlay"
     (overlay / "host_vars").mkdir(parents=True)
     (overlay / "hosts.yml").write_text(
@@ -193,8 +194,8 @@ def test_the_diff_of_a_threshold_change_shows_the_changed_expression(run_playboo
     assert checked.returncode == 0, checked.stdout[-4000:]
     (diff,) = _diffs(checked, "Targets and rule files on the PLG host (rule files checked by promtool)")
     assert diff["before_header"] == str(rule_file) == diff["after_header"]
-    assert f'vm_autoscale:cpu_percent{{service="acme-web"}} > {old} ' in diff["before"]
-    assert f'vm_autoscale:cpu_percent{{service="acme-web"}} > {old - 10} ' in diff["after"]
+    assert f'vm_autoscale:cpu_percent{{service="acme-web"}} > {old * 1.1:g})' in diff["before"]
+    assert f'vm_autoscale:cpu_percent{{service="acme-web"}} > {(old - 10) * 1.1:g})' in diff["after"]
     assert rule_file.read_text() == before
 
 

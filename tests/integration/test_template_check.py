@@ -96,7 +96,7 @@ def test_onboarding_says_what_each_service_has_and_names_a_missing_template(run_
     acme = summary["acme-web"]
     assert acme[0] == "service acme-web: autoscaling enabled, 2-4 instances"
     assert acme[1].startswith("Jenkins job autoscale-acme-web (enabled), scheduled reconcile reconcile-acme-web")
-    assert "scale out above 75 % CPU or 80 % memory" in acme[2]
+    assert "target tracking: holds 60 % CPU +-10 %, up to 4 VM(s) per scale-out, 2 per scale-in" in acme[2]
     assert acme[-1] == "template tpl-acme-web: a template in vCenter"
     assert summary["globex-api"][0].startswith("service globex-api:")
 

@@ -51,7 +51,7 @@ def test_the_filter_plugin_imports_a_module_utils_only_with_the_filter_that_need
     assert loaded["plugin"] == []
     assert loaded["autoscale_config"] == ["_model", "_names"]  # the model checks names by _names' rule
     assert loaded["autoscale_plan"] == ["_model", "_names", "_plan"]
-    assert "autoscale_plan" in loaded["filters"] and len(loaded["filters"]) == 20
+    assert "autoscale_plan" in loaded["filters"] and len(loaded["filters"]) == 21
     # the scale roles' targets file is the one onboarding creates (_monitoring names both)
     assert loaded["targets_file"] == "/etc/prometheus/file_sd/vm_autoscale-acme-web-auto.json"
     assert loaded["targets_file"] == loaded["onboarding_auto"]

@@ -125,6 +125,53 @@ def test_each_rule_names_the_service_field_value_and_fix(path, value, field, wor
     assert "; fix: " in message
 
 
+def tracking(**fields):
+    service = change("scaling.policy", "target_tracking")
+    service["scaling"]["target_tracking"] = fields
+    return service
+
+
+@pytest.mark.parametrize(
+    ("service", "field", "words"),
+    [
+        (change("scaling.policy", "target"), "scaling.policy", "use one of step, target_tracking"),
+        (change("scaling.target_tracking", 60), "scaling.target_tracking", "is not a mapping"),
+        (tracking(cpu_percent=0), "scaling.target_tracking.cpu_percent", "out of range (1-99)"),
+        (tracking(cpu_percent="half"), "scaling.target_tracking.cpu_percent", "not a whole number"),
+        # 91 % + 10 %: the alert's threshold would be 100.1 %, which CPU use never exceeds
+        (tracking(cpu_percent=91), "scaling.target_tracking.cpu_percent", "use at most 90"),
+        (tracking(memory_percent=96, tolerance_percent=5), "scaling.target_tracking.memory_percent", "at most 95"),
+        (tracking(tolerance_percent=60), "scaling.target_tracking.tolerance_percent", "out of range (0-50)"),
+        (tracking(max_step=0), "scaling.target_tracking.max_step", "out of range"),
+        (tracking(max_step=6), "scaling.target_tracking.max_step", "vm_autoscale_max_vms_per_run (5)"),
+        (
+            tracking(cpu_pct=50),
+            "scaling.target_tracking.cpu_pct",
+            "did you mean autoscale.scaling.target_tracking.cpu_percent",
+        ),
+    ],
+)
+def test_target_tracking_is_validated(service, field, words):
+    found = _model.problems({"shop": service})
+    matching = [problem for problem in found if problem["field"] == field]
+    assert matching, found
+    assert words in matching[0]["message"] and "; fix: " in matching[0]["message"]
+
+
+def test_target_tracking_fields_are_checked_only_under_that_policy():
+    # a step service may carry a target tracking mapping it does not use yet (the defaults' max_step
+    # of 4 is above a site ceiling of 2, which matters only once the policy is chosen)
+    assert not _model.problems({"shop": change("scaling.target_tracking", {"max_step": 9})})
+    assert not _model.problems({"shop": tracking(cpu_percent=50, memory_percent=70, tolerance_percent=0, max_step=5)})
+    assert not _model.problems({"shop": tracking()}, settings={"max_vms_per_run": 4})
+    found = _model.problems({"shop": tracking()}, settings={"max_vms_per_run": 2})
+    assert [problem["field"] for problem in found] == ["scaling.target_tracking.max_step"]
+    config = _model.with_defaults("shop", tracking(cpu_percent=50))
+    assert config["scaling"]["target_tracking"] == {
+        "cpu_percent": 50, "memory_percent": None, "tolerance_percent": 10, "max_step": 4
+    }  # fmt: skip
+
+
 def test_the_site_limits_come_from_the_settings():
     service = change("scaling.cooldown_seconds", 330)
     assert not _model.problems({"shop": service}, settings={"scrape_interval": "15s"})

@@ -30,6 +30,12 @@ def test_jenkins_jobs_name_enable_and_carry_each_services_token():
         _pipelines.jenkins_jobs(["web", "api"], [minimal()], ["a", "b"])
 
 
+def test_a_tracked_service_gets_the_time_of_its_largest_scale_out():
+    tracked = {**minimal(), "scaling": {"policy": "target_tracking", "target_tracking": {"max_step": 3}}}
+    (job,) = _pipelines.jenkins_jobs(["web"], [tracked], ["t"])
+    assert job["timeout_seconds"] == _pipelines.run_bound({}, 3, 1)["run"] > _pipelines.run_bound({}, 1, 1)["run"]
+
+
 def test_the_run_bound_adds_the_renewals_of_a_run_and_grows_with_the_step():
     one = _pipelines.run_bound({}, 1, 1)
     # wait 60 + ttl 300 + repair of 1 VM (60 + 2x900 + 120 + 60, + margin 60) + the action's VM

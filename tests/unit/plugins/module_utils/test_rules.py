@@ -282,3 +282,61 @@ def test_a_missing_instance_count_does_not_block_the_action_alerts(tmp_path):
     assert_passes(promtool_test(tmp_path / "out", config(), [*load(90, 50), *uncounted], out))
     within = [expect("VmAutoscaleScaleIn", "16m", True)]
     assert_passes(promtool_test(tmp_path / "in", config(), [*load(10, 20), *uncounted], within))
+
+
+# target tracking ---------------------------------------------------------------------------------
+
+
+def tracking_config(**tracking):
+    service = config()
+    service["scaling"]["policy"] = "target_tracking"
+    service["scaling"]["target_tracking"].update({"cpu_percent": 60, **tracking})
+    return service
+
+
+@pytest.mark.parametrize(
+    ("busy", "used", "instances", "fires"),
+    [
+        (67, 50, 2, (True, False)),  # above 60 % + 10 %
+        (65, 50, 2, (False, False)),  # inside the band: nothing
+        (50, 95, 2, (False, False)),  # memory is not tracked unless a target is set for it
+        (25, 20, 2, (False, False)),  # ceil(2 x 25/60) = 1, but at min 2
+        (25, 20, 3, (False, True)),  # 25 x 3/2 = 37.5 <= 60: one VM fewer still at or below the target
+        (45, 20, 3, (False, False)),  # 45 x 3/2 = 67.5 > 60: one VM fewer would overshoot
+        (40, 20, 4, (False, True)),  # 40 x 4/3 = 53.3: down from 4
+    ],
+)
+def test_tracked_alerts_fire_outside_the_band_and_scale_in_only_when_one_vm_fewer_stays_at_target(
+    tmp_path, busy, used, instances, fires
+):
+    out, scale_in = fires
+    checks = [expect("VmAutoscaleScaleOut", "20m", out), expect("VmAutoscaleScaleIn", "20m", scale_in)]
+    series = [*load(busy, used), *state(instances=instances)]
+    assert_passes(promtool_test(tmp_path, tracking_config(), series, checks))
+
+
+def test_a_tracked_memory_target_fires_alone_and_holds_a_scale_in_back(tmp_path):
+    service = tracking_config(memory_percent=50)
+    out = [expect("VmAutoscaleScaleOut", "20m", True)]
+    assert_passes(promtool_test(tmp_path / "out", service, [*load(30, 80), *state(instances=3)], out))
+    held = [expect("VmAutoscaleScaleIn", "20m", False)]  # CPU is low, memory at 50 % x 3/2 > 50
+    assert_passes(promtool_test(tmp_path / "in", service, [*load(10, 50), *state(instances=3)], held))
+
+
+def test_a_tracked_scale_in_needs_the_instance_count():
+    rules = _rules.service_rules(SERVICE, tracking_config(), SETTINGS)
+    (scale_in,) = [rule for rule in rules if rule.get("alert") == "VmAutoscaleScaleIn"]
+    assert 'max by (service) (vm_autoscale_instances{service="shop"}) - 1' in scale_in["expr"]
+
+
+def test_the_load_query_labels_cpu_and_memory_and_takes_the_peak_over_a_window():
+    assert _rules.load_query("shop", "scale_out") == (
+        'label_replace(vm_autoscale:cpu_percent{service="shop"}, "metric", "cpu", "", "") or '
+        'label_replace(vm_autoscale:memory_percent{service="shop"}, "metric", "memory", "", "")'
+    )
+    assert 'max_over_time(vm_autoscale:cpu_percent{service="shop"}[15m])' in _rules.load_query(
+        "shop", "scale_in", "15m"
+    )
+    for bad in (("Shop", "scale_out", ""), ('shop"}', "scale_out", ""), ("shop", "up", ""), ("shop", "scale_in", "15")):
+        with pytest.raises(ValueError):
+            _rules.load_query(*bad)

@@ -26,6 +26,15 @@ def test_the_summary_names_the_range_the_job_the_rules_the_route_and_a_template_
     assert lines[4] == "template tpl-shop: a template in vCenter"
 
 
+def test_a_tracked_service_names_its_targets_and_steps():
+    tracked = {"policy": "target_tracking", "target_tracking": {"cpu_percent": 55, "memory_percent": 70}}
+    lines = _summary.service_summary("shop", _config(scaling=tracked), {"templates": {}})
+    assert (
+        "(target tracking: holds 55 % CPU and 70 % memory +-10 %, up to 4 VM(s) per scale-out, 1 per scale-in)"
+        in lines[2]
+    )
+
+
 def test_a_disabled_service_in_check_mode_says_so_and_names_no_reconcile_without_a_schedule():
     config = _config(enabled=False, reconcile={"schedule": ""})
     lines = _summary.service_summary("shop", config, {"templates": {}}, check_mode=True)
