@@ -183,6 +183,7 @@ def _up_inside(paths: Paths) -> int:
             "vsphere": seeded,
             "f5_pools": f5_pools,
             "timings": timings,
+            "timing_profile": plan.timing,
             "ca": str(paths.pki / "ca.pem"),
         }
         paths.info.write_text(json.dumps(info, indent=2))
@@ -279,6 +280,11 @@ def _print_status(paths: Paths) -> None:
     for name, service in vs["services"].items():
         vms = ", ".join(f"{vm['name']} ({vm['ip']})" for vm in service["vms"])
         print(f"    {name:<12} port group {service['port_group']}, folder {service['folder']}: {vms}")
+    if profile := info.get("timing_profile"):
+        print(
+            f"\n  timing profile {profile['name']}: clone {profile['clone_seconds']} s, power-on"
+            f" {profile['power_on_seconds']} s, guest boot {profile['boot_seconds']} s (lab/plan.yml)"
+        )
     print(f"\n  lab CA: {info['ca']}")
     print("  use it: lab/lab exec -- ansible-playbook -i inventories/lab playbooks/endpoint_check.yml\n")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+TIMING_VARIABLE = "VM_AUTOSCALE_LAB_TIMING"
 
 
 class PlanError(ValueError):
@@ -65,7 +67,25 @@ class Plan:
 
     @property
     def guests(self) -> dict[str, Any]:
-        return self.raw["guests"]
+        """The guest simulator's settings, with the timing profile's boot delay (``boot_delay``)."""
+        return {**self.raw["guests"], "boot_delay": self.timing["boot_seconds"]}
+
+    @property
+    def timing(self) -> dict[str, Any]:
+        """The timing profile the lab runs with (``name``, ``clone_seconds``, ``power_on_seconds``,
+        ``boot_seconds``): VM_AUTOSCALE_LAB_TIMING, or ``fast``."""
+        name = os.environ.get(TIMING_VARIABLE, "") or "fast"
+        profiles = self.raw["timing"]
+        if name not in profiles:
+            known = ", ".join(profiles)
+            raise PlanError(f"{TIMING_VARIABLE}={name!r}: no such timing profile (lab/plan.yml has {known})")
+        return {"name": name, **profiles[name]}
+
+    def vcsim_method_delay(self) -> str:
+        """The profile's vSphere method delays as vcsim reads them (VCSIM_METHOD_DELAY)."""
+        timing = self.timing
+        delays = {"CloneVM_Task": timing["clone_seconds"], "PowerOnVM_Task": timing["power_on_seconds"]}
+        return ",".join(f"{method}:{int(seconds * 1000)}" for method, seconds in delays.items() if seconds)
 
     def infrastructure_addresses(self) -> list[str]:
         found: set[str] = set()

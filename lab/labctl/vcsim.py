@@ -45,9 +45,14 @@ def daemon(plan: Plan, paths: Paths, binary: Path, cert: ServerCert, password_fi
             "VCSIM_USERNAME": plan.vsphere["username"],
             "VCSIM_PASSWORD_FILE": str(password_file),
             "VCSIM_CLUSTER_HOSTS": str(plan.vsphere["cluster_hosts"]),
+            "VCSIM_METHOD_DELAY": plan.vcsim_method_delay(),
         },
         ready=lambda: https.is_ok(f"https://{listen}/about", paths.pki / "ca.pem"),
-        describe=f"https://{listen}/sdk (datacenter {plan.vsphere['datacenter']}, cluster {plan.vsphere['cluster']})",
+        describe=(
+            f"https://{listen}/sdk (datacenter {plan.vsphere['datacenter']}, cluster {plan.vsphere['cluster']},"
+            f" timing {plan.timing['name']}: clone {plan.timing['clone_seconds']} s,"
+            f" power-on {plan.timing['power_on_seconds']} s)"
+        ),
     )
 
 

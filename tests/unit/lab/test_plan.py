@@ -63,3 +63,20 @@ def test_a_broken_service_definition_names_its_file(tmp_path: Path):
     (tmp_path / "inv" / "host_vars" / "bad.yml").write_text("autoscale: {service_id: bad, customer: x}\n")
     with pytest.raises(PlanError, match=r"bad\.yml.*'network'"):
         load_plan(tmp_path)
+
+
+def test_the_timing_profile_is_fast_unless_the_environment_names_another(monkeypatch):
+    plan = load_plan()
+    monkeypatch.delenv("VM_AUTOSCALE_LAB_TIMING", raising=False)
+    assert plan.timing["name"] == "fast" and plan.vcsim_method_delay() == ""
+    assert plan.guests["boot_delay"] == plan.timing["boot_seconds"] == 5
+    monkeypatch.setenv("VM_AUTOSCALE_LAB_TIMING", "production")
+    production = plan.timing
+    assert production["clone_seconds"] > 0 and production["boot_seconds"] > 5
+    assert plan.vcsim_method_delay() == (
+        f"CloneVM_Task:{production['clone_seconds'] * 1000},PowerOnVM_Task:{production['power_on_seconds'] * 1000}"
+    )
+    assert plan.guests["boot_delay"] == production["boot_seconds"]
+    monkeypatch.setenv("VM_AUTOSCALE_LAB_TIMING", "slow")
+    with pytest.raises(PlanError, match="VM_AUTOSCALE_LAB_TIMING='slow': no such timing profile"):
+        _ = plan.timing
