@@ -283,6 +283,12 @@ def config_metrics(service: str, config: dict) -> str:
         "vm_autoscale_max_instances": "Most instances the service scales out to.",
         "vm_autoscale_cooldown_seconds": "Seconds between two scale actions of the service.",
     }
+    if scaling.get("policy") == "target_tracking":  # the dashboard draws the target beside the load
+        tracking = scaling["target_tracking"]
+        for name in ("cpu", "memory"):
+            if tracking.get(f"{name}_percent") is not None:
+                values[f"vm_autoscale_target_{name}_percent"] = int(tracking[f"{name}_percent"])
+                helps[f"vm_autoscale_target_{name}_percent"] = f"The {name} use target tracking holds the service at."
     return _textfile(service, values, helps)
 
 

@@ -11,7 +11,7 @@
 
 import json
 
-from labclient import F5_A, F5_B, emulator, prometheus_alerts, vm_names, wait_for
+from labclient import F5_A, F5_B, emulator, prometheus_alerts, prometheus_value, vm_names, wait_for
 from scaling import events, leases, members, targets
 
 STATIC = ["198.18.1.11:80", "198.18.1.12:80"]
@@ -42,6 +42,8 @@ def autoscaled(vsphere):
 def test_a_3_5x_load_step_on_2_vms_reaches_4_in_one_action(run_playbook, prepared, vsphere, tmp_path):
     lab = prepared
     count = len(events(lab))
+    # onboarding exported the target, which the dashboard draws beside the load
+    assert prometheus_value('max(vm_autoscale_target_cpu_percent{service="acme-web"})') == 60
     try:
         load(3.5 * STEADY)
         wait_for(lambda: firing("VmAutoscaleScaleOut"), 240, "acme-web's scale-out alert firing on the load", 1)

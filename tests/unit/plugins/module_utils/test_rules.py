@@ -263,6 +263,10 @@ def test_config_and_initial_state_metrics_files():
     assert 'vm_autoscale_enabled{service="shop"} 1' in text
     assert 'vm_autoscale_max_instances{service="shop"} 4' in text
     assert 'vm_autoscale_cooldown_seconds{service="shop"} 300' in text
+    assert "vm_autoscale_target_" not in text  # a step service has no target
+    tracked = _rules.config_metrics(SERVICE, tracking_config(memory_percent=70))
+    assert 'vm_autoscale_target_cpu_percent{service="shop"} 60' in tracked
+    assert 'vm_autoscale_target_memory_percent{service="shop"} 70' in tracked
     state_text = _rules.initial_state_metrics(SERVICE, config())
     assert 'vm_autoscale_instances{service="shop"} 2' in state_text
     assert 'vm_autoscale_suspended{service="shop"} 0' in state_text
