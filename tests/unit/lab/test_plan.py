@@ -79,4 +79,4 @@ def test_the_timing_profile_is_fast_unless_the_environment_names_another(monkeyp
     assert plan.guests["boot_delay"] == production["boot_seconds"]
     monkeypatch.setenv("VM_AUTOSCALE_LAB_TIMING", "slow")
     with pytest.raises(PlanError, match="VM_AUTOSCALE_LAB_TIMING='slow': no such timing profile"):
-        _ = plan.timing
+        plan.vcsim_method_delay()
