@@ -53,6 +53,9 @@ DEFAULTS: dict = {
             "tolerance_percent": 10,  # no alert while the load is within the target +-10 %
             "max_step": 4,  # VMs one scale-out adds at most (Kubernetes HPA's default of 4 pods)
         },
+        # VMs cloned ahead from the template, powered off, their addresses leased, outside the F5
+        # pool and the targets: a scale-out takes them first (docs/inventory.md, Warm pool)
+        "warm_pool": {"size": 0, "return_on_scale_in": True},
     },
     "f5": {"partition": "Common", "health_check_path": "/"},
     "network": {"vlan": None, "dns_servers": [], "domain": None},
@@ -98,6 +101,7 @@ FIELDS: dict = {
         "cooldown_seconds": None,
         "policy": None,
         "target_tracking": {"cpu_percent": None, "memory_percent": None, "tolerance_percent": None, "max_step": None},
+        "warm_pool": {"size": None, "return_on_scale_in": None},
     },
     "f5": {
         "pool_name": None,
@@ -318,6 +322,7 @@ def _check_scaling(check: _Checker, site: dict) -> None:
             f"lower it to at most {cap} plus the static members, or raise the site's cap",
         )
     _check_tracking(check, site)
+    _check_warm_pool(check, site, autoscaled)
     cooldown = check.integer("scaling.cooldown_seconds", 0, 86400)
     minutes = check.get("monitoring.duration_minutes")
     if cooldown is None or isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1:
@@ -335,6 +340,28 @@ def _check_scaling(check: _Checker, site: dict) -> None:
 
 
 POLICIES = ("step", "target_tracking")
+
+
+def _check_warm_pool(check: _Checker, site: dict, autoscaled: int | None) -> None:
+    """The warm pool's size and switch; its room in the site-wide cap (the IP pool's is checked
+    with the network)."""
+    warm = check.get("scaling.warm_pool")
+    if not isinstance(warm, dict):
+        check.add("scaling.warm_pool", warm, "is not a mapping", "write it like {size: 2, return_on_scale_in: true}")
+        return
+    size = check.integer("scaling.warm_pool.size", 0, 100, "use 0 (no warm pool) to 100")
+    if not isinstance(warm.get("return_on_scale_in"), bool):
+        check.add("scaling.warm_pool.return_on_scale_in", warm.get("return_on_scale_in"), "is not true or false",
+                  "write true or false")  # fmt: skip
+    cap = site["max_autoscaled_vms"]
+    if size and autoscaled is not None and size + autoscaled > cap:
+        check.add(
+            "scaling.warm_pool.size",
+            size,
+            f"plus the {autoscaled} autoscaled VMs scaling.max_instances allows is more than the site-wide "
+            f"vm_autoscale_max_autoscaled_vms ({cap}); warm VMs count against it",
+            f"use at most {max(0, cap - autoscaled)}, or raise the site's cap",
+        )
 
 
 def _check_tracking(check: _Checker, site: dict) -> None:
@@ -492,7 +519,29 @@ def _check_network(check: _Checker) -> dict | None:
                 f"is inside the IP pool {pool}: the autoscaler could hand it to a new VM",
                 "move the pool range so that it leaves this address out",
             )
+    _check_pool_room(check, pool, len(names))
     return parsed
+
+
+def _check_pool_room(check: _Checker, pool: Any, statics: int) -> None:
+    """A warm pool's VMs hold their addresses: the warm VMs plus every autoscaled VM
+    ``max_instances`` allows must fit in the IP pool."""
+    size, high = check.get("scaling.warm_pool.size"), check.get("scaling.max_instances")
+    if pool is None or not _whole(size) or not size or not _whole(high):
+        return
+    need = size + max(0, high - statics)
+    if need > pool.size:
+        check.add(
+            "scaling.warm_pool.size",
+            size,
+            f"plus the {max(0, high - statics)} autoscaled VMs scaling.max_instances allows needs {need} addresses; "
+            f"the IP pool {pool} has {pool.size}",
+            f"use at most {max(0, pool.size - max(0, high - statics))}, or widen network.ip_pool_start..ip_pool_end",
+        )
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _given(raw: dict, path: str) -> Any:

@@ -19,6 +19,15 @@ only act on the answer. Each decision is a pure function of what was read:
   protected VM, newest first), how many - the smallest of the step, the per-run ceiling and the
   room above ``min_instances`` - and why none.
 - ``template``: what is wrong with the template the new VMs are cloned from, or empty.
+- ``warm_pool``: what the refill of a service's warm pool does - the warm VMs to delete (from
+  another template version, powered on, without an address, beyond the size) and the names of
+  the VMs to clone - within the site-wide cap and the per-run ceiling.
+
+A warm pool (``scaling.warm_pool``) holds VMs cloned ahead from the template, powered off, their
+addresses leased (``guestinfo.vm_autoscale.role = warm``). A scale-out takes warm VMs of the
+current template version first (no clone on its critical path) and clones only the rest; warm
+VMs count in the site-wide cap, not in the service's instances. A scale-in may return a VM of the
+current template version to the pool instead of deleting it, up to the pool's size.
 
 Under the ``target_tracking`` policy (``sizing``), the verified alert decides *whether* and the
 load read from Prometheus at decision time decides *how many*: the desired count is
@@ -38,6 +47,8 @@ import re
 
 ROLE_KEY = "guestinfo.vm_autoscale.role"
 CREATED_KEY = "guestinfo.vm_autoscale.created_at"
+TEMPLATE_KEY = "guestinfo.vm_autoscale.template"
+VERSION_KEY = "guestinfo.vm_autoscale.template_version"
 PROTECT_KEY = "guestinfo.vm_autoscale.protected"
 _TRUE = ("true", "yes", "1", "on")
 DIRECTIONS = ("scale_out", "scale_in")
@@ -164,6 +175,8 @@ def scale_out(
     limits: dict,
     prefix: str,
     sizing: dict | None = None,
+    warm: list | None = None,
+    current_template: dict | None = None,
 ) -> dict:
     """The plan of one scale-out of ``service``.
 
@@ -178,6 +191,12 @@ def scale_out(
     ``target_tracking``), ``targets`` (``{cpu, memory}`` percent or None) and ``result`` (the
     Prometheus answer, see ``load_reading``); under target tracking ``step`` is
     the most one action adds. The answer's ``sizing`` says how the count was sized.
+
+    ``warm`` (optional) are the warm VMs of every service (``autoscale_vm_info``'s ``warm``) and
+    ``current_template`` the service's template (``{name, version}``): the service's warm VMs of that
+    template version, powered off, are taken first (``warm_taken``, oldest first, at the head of
+    ``planned``); only the rest is cloned. Warm VMs count in the site-wide cap; taking one does
+    not add to it.
     """
     step = _positive("step", limits["step"])
     maximum = _positive("max_instances", limits["max_instances"])
@@ -187,9 +206,12 @@ def scale_out(
     mine = [vm for vm in autoscaled if vm.get("service") == service]
     outside = sorted(vm["name"] for vm in mine if f"{vm.get('ip')}:{member_port}" not in members)
     instances = len(members) + len(outside)
-    site = len(autoscaled)
+    warm = list(warm or [])
+    site = len(autoscaled) + len(warm)
     wanted, sized = _tracked("scale_out", instances, step, sizing)
-    count = max(0, min(wanted, per_run, maximum - instances, cap - site))
+    count = max(0, min(wanted, per_run, maximum - instances))
+    taken = [vm["name"] for vm in warm if vm.get("service") == service and _current(vm, current_template)][:count]
+    count = len(taken) + max(0, min(count - len(taken), cap - site))
     reason, limit = "", ""
     if count < 1 and instances >= maximum:
         limit = "max_instances"
@@ -202,21 +224,101 @@ def scale_out(
     elif count < 1:
         limit = "site_cap"
         reason = (
-            f"at the site-wide cap: {site} autoscaled VMs in vCenter across all services, of "
-            f"vm_autoscale_max_autoscaled_vms {cap} (raise it, or scale other services in)"
+            f"at the site-wide cap: {site} autoscaled VMs in vCenter across all services (warm VMs included), "
+            f"of vm_autoscale_max_autoscaled_vms {cap} (raise it, or scale other services in)"
         )
     existing = numbered(folder_vms, prefix)
-    first = max(existing.values(), default=0) + 1
     return {
         "instances": instances,
         "autoscaled": list(existing),
         "outside_pool": outside,
         "site_autoscaled": site,
         "count": count,
-        "planned": [f"{prefix}{number:04d}" for number in range(first, first + count)],
+        "planned": taken + _new_names(existing, prefix, count - len(taken)),
+        "warm_taken": taken,
         "reason": reason,
         "limit": limit,
         "sizing": sized,
+    }
+
+
+def _new_names(existing: dict, prefix: str, count: int) -> list:
+    """``count`` names ``<prefix><number>``, numbered on from the highest of ``existing``."""
+    first = max(existing.values(), default=0) + 1
+    return [f"{prefix}{number:04d}" for number in range(first, first + count)]
+
+
+def _current(vm: dict, current_template: dict | None) -> bool:
+    """A warm VM that can serve now: powered off, with an address, cloned from the service's
+    template at its current version (``current_template``: ``{name, version}``)."""
+    wanted = current_template or {}
+    return (
+        str(vm.get("power_state", "poweredOff")) == "poweredOff"
+        and bool(vm.get("ip"))
+        and vm.get("template", "") == wanted.get("name", "")
+        and vm.get("template_version", "") == wanted.get("version", "")
+    )
+
+
+def warm_pool(
+    *,
+    service: str,
+    size: int,
+    warm: list,
+    autoscaled: list,
+    folder_vms: list,
+    current_template: dict,
+    prefix: str,
+    limits: dict,
+) -> dict:
+    """What a refill of ``service``'s warm pool does.
+
+    ``warm`` and ``autoscaled`` are ``autoscale_vm_info``'s lists (every service), ``folder_vms``
+    the names in the service's folder, ``current_template`` ``{name, version}``, ``limits`` has
+    ``max_vms_per_run`` and ``max_autoscaled_vms``. Returns ``keep`` (names), ``delete``
+    (``[{vm, why}]``: another template version, powered on or without an address, beyond the
+    size - newest first), ``clone`` (new names, at most the per-run ceiling and the room in the
+    site-wide cap), ``missing`` (VMs short of ``size`` after the refill) and ``reason`` (why short).
+    """
+    size = _count("size", size)
+    per_run = _positive("max_vms_per_run", limits["max_vms_per_run"])
+    cap = _positive("max_autoscaled_vms", limits["max_autoscaled_vms"])
+    mine = [vm for vm in warm if vm.get("service") == service]
+    delete, keep = [], []
+    for vm in mine:
+        if _current(vm, current_template):
+            keep.append(vm["name"])
+            continue
+        if str(vm.get("power_state", "")) != "poweredOff":
+            why = f"it is {vm.get('power_state') or 'in an unknown power state'}, not powered off"
+        elif not vm.get("ip"):
+            why = "it has no address mark"
+        else:
+            now = current_template or {}
+            why = (
+                f"it was cloned from {vm.get('template') or '?'} version {vm.get('template_version') or '?'}, "
+                f"the service's template is {now.get('name')} version {now.get('version') or '?'}"
+            )
+        delete.append({"vm": vm["name"], "why": why})
+    for name in reversed(keep[size:]):
+        delete.append({"vm": name, "why": f"the pool holds more than its size ({size})"})
+    keep = keep[:size]
+    site = len(autoscaled) + len(warm) - len(delete)
+    wanted = size - len(keep)
+    count = max(0, min(wanted, per_run, cap - site))
+    reason = ""
+    if count < wanted:
+        reason = (
+            f"{wanted - count} warm VM(s) short: "
+            + ("the per-run ceiling vm_autoscale_max_vms_per_run" if count == per_run else "the site-wide cap")
+            + " allows no more now; the next refill adds them"
+        )
+    return {
+        "keep": keep,
+        "delete": delete,
+        "clone": _new_names(numbered(folder_vms, prefix), prefix, count),
+        "missing": wanted - count,
+        "reason": reason,
     }
 
 
@@ -250,6 +352,7 @@ def scale_in(
     *,
     protect_key: str = PROTECT_KEY,
     sizing: dict | None = None,
+    warm: dict | None = None,
 ) -> dict:
     """The plan of one scale-in.
 
@@ -259,6 +362,10 @@ def scale_in(
     ``victims`` (the names to remove now), ``count``, ``reason`` (why none) and ``sizing`` (as for
     ``scale_out``; under target tracking ``step`` is the most one action removes, and the reading
     should be the load's peak over the scale-in window, so that a scale-in is sized conservatively).
+    ``warm`` (optional): ``size``, ``return_on_scale_in``, ``ready`` (the service's warm VMs that
+    can serve now) and ``current_template`` (``{name, version}``); ``returned`` names the victims that go
+    back to the warm pool (powered off) instead of being deleted: those cloned from the current
+    template version, while the pool is short of its size.
     """
     step = _positive("step", limits["step"])
     per_run = _positive("max_vms_per_run", limits["max_vms_per_run"])
@@ -284,10 +391,31 @@ def scale_in(
         "instances": present,
         "removable": candidates,
         "victims": victims,
+        "returned": _returned(victims, instances, warm),
         "count": len(victims),
         "reason": reason,
         "sizing": sized,
     }
+
+
+def _returned(victims: list, instances: list, warm: dict | None) -> list:
+    """The victims that go back to the warm pool (see ``scale_in``)."""
+    if not warm or not warm.get("return_on_scale_in") or not victims:
+        return []
+    room = max(0, _count("size", warm.get("size", 0)) - _count("ready", warm.get("ready", 0)))
+    wanted = warm.get("current_template") or {}
+    settings = {
+        instance.get("hw_name"): instance.get("advanced_settings") or {}
+        for instance in instances
+        if isinstance(instance, dict)
+    }
+    current = [
+        name
+        for name in victims
+        if settings.get(name, {}).get(TEMPLATE_KEY, "") == wanted.get("name", "")
+        and settings.get(name, {}).get(VERSION_KEY, "") == wanted.get("version", "")
+    ]
+    return current[:room]
 
 
 def template(found: dict, made_from: str, source_vm: str) -> str:
@@ -309,8 +437,14 @@ def template(found: dict, made_from: str, source_vm: str) -> str:
 
 
 def plan(decision: str, facts: dict) -> dict | str:
-    """One decision (guards, scale_out, scale_in or template) from ``facts``, named as its arguments."""
-    functions = {"guards": guards, "scale_out": scale_out, "scale_in": scale_in, "template": template}
+    """One decision (guards, scale_out, scale_in, template or warm_pool) from ``facts``, named as its arguments."""
+    functions = {
+        "guards": guards,
+        "scale_out": scale_out,
+        "scale_in": scale_in,
+        "template": template,
+        "warm_pool": warm_pool,
+    }
     if decision not in functions:
         raise ValueError(f"decision is {decision!r}, expected one of {', '.join(sorted(functions))}")
     if not isinstance(facts, dict):

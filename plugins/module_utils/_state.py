@@ -55,10 +55,13 @@ RESULTS = ("success", "failed", "skipped", "abandoned")
 INTENT_STEPS = {
     "scale_out": ("planned", "leased", "booted", "serving"),
     "scale_in": ("chosen", "drained", "member_removed"),
+    # a refill of the warm pool: a VM that reached "warm" is kept, any other is removed
+    "warm_pool": ("planned", "leased", "warm"),
 }
 # What autoscale_event records; only ACTIONS move counters. "notification": a notification that
 # asked no valid action (refused, resolved, another service's), recorded with its reason.
-RECORDED_ACTIONS = (*ACTIONS, "reconcile", "notification")
+# "warm_pool": a refill of the service's warm pool (counted nowhere: no cooldown, no breaker).
+RECORDED_ACTIONS = (*ACTIONS, "reconcile", "notification", "warm_pool")
 EVENT_ACTIONS = (*RECORDED_ACTIONS, "breaker_reset")
 # The blast-radius limits a skipped scale-out may name (event key "limit"), each counted in
 # refusals_total and exported as vm_autoscale_refusals_total (the VmAutoscaleSiteCapReached alert).

@@ -16,6 +16,9 @@ description:
     collector call (names and advanced settings only).
   - The site-wide cap of autoscaled VMs and a service's instance count (its F5 members plus its
     autoscaled VMs that are not members) are counted from it.
+  - The VMs of the services' warm pools (C(guestinfo.vm_autoscale.role=warm), cloned ahead,
+    powered off, outside the F5 pools) are listed apart in RV(warm), with the template and its
+    version they were cloned from; they count in RV(total) (the site-wide cap), not in RV(vms).
   - Templates are left out of RV(vms); O(templates) names templates to look up in the same call.
 author:
   - Dana Cloud platform team (@danacloud)
@@ -114,9 +117,27 @@ by_service:
   type: dict
   sample: {"acme-web": 2, "globex-api": 1}
 total:
-  description: How many autoscaled VMs the vCenter holds, all services together.
+  description:
+    - How many autoscaled VMs the vCenter holds, all services together, warm VMs included (what
+      the site-wide cap counts).
   returned: always
   type: int
+warm:
+  description:
+    - The warm VMs of every service, oldest first (C(created_at), then name), each with the
+      template (C(template)) and the template's version (C(template_version), the time
+      C(create_template.yml) recorded) it was cloned from.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "acme-web-auto-0003", "service": "acme-web", "ip": "198.18.1.102",
+            "created_at": "2026-11-22T10:00:00Z", "power_state": "poweredOff", "moid": "vm-43",
+            "template": "acme-web-tmpl", "template_version": "2026-11-20T08:00:00Z"}]
+warm_by_service:
+  description: How many warm VMs each service has.
+  returned: always
+  type: dict
+  sample: {"acme-web": 2}
 templates:
   description:
     - For each name of O(templates) - C(exists) (an object of that name is in the vCenter),
@@ -159,7 +180,8 @@ ARGUMENT_SPEC = {
 }
 
 
-def _autoscaled(objects) -> list:
+def _autoscaled(objects, role: str = "autoscaled") -> list:
+    """The VMs (not templates) whose ``guestinfo.vm_autoscale.role`` is ``role``."""
     vms = []
     for item in objects:
         props = {prop.name: prop.val for prop in item.propSet}
@@ -170,16 +192,21 @@ def _autoscaled(objects) -> list:
             for option in props.get("config.extraConfig") or []
             if option.key.startswith(PREFIX)
         }
-        if settings.get("role") != "autoscaled":
+        if settings.get("role") != role:
             continue
-        vms.append({
+        vm = {
             "name": props.get("name"),
             "service": settings.get("service", ""),
             "ip": settings.get("ip", ""),
             "created_at": settings.get("created_at", ""),
             "power_state": str(props.get("runtime.powerState", "")),
             "moid": item.obj._moId,
-        })  # fmt: skip
+        }
+        if role == "warm":
+            vm.update(template=settings.get("template", ""), template_version=settings.get("template_version", ""))
+        vms.append(vm)
+    if role == "warm":
+        return sorted(vms, key=lambda vm: (vm["created_at"], vm["name"] or ""))
     return sorted(vms, key=lambda vm: vm["name"] or "")
 
 
@@ -205,12 +232,24 @@ def _list(module: AnsibleModule) -> dict:
         objects = client.get_managed_objects_properties(vim.VirtualMachine, properties)
     except (vim.fault.VimFault, OSError) as exc:
         raise ModuleFailure(action, exc) from exc
-    vms = _autoscaled(objects)
-    by_service: dict = {}
-    for vm in vms:
-        by_service[vm["service"]] = by_service.get(vm["service"], 0) + 1
+    vms, warm = _autoscaled(objects), _autoscaled(objects, "warm")
     templates = _templates(objects, module.params["templates"])
-    return {"changed": False, "vms": vms, "by_service": by_service, "total": len(vms), "templates": templates}
+    return {
+        "changed": False,
+        "vms": vms,
+        "by_service": _by_service(vms),
+        "warm": warm,
+        "warm_by_service": _by_service(warm),
+        "total": len(vms) + len(warm),
+        "templates": templates,
+    }
+
+
+def _by_service(vms: list) -> dict:
+    counts: dict = {}
+    for vm in vms:
+        counts[vm["service"]] = counts.get(vm["service"], 0) + 1
+    return counts
 
 
 def main() -> None:

@@ -172,6 +172,62 @@ def test_target_tracking_fields_are_checked_only_under_that_policy():
     }  # fmt: skip
 
 
+def warm(size, **scaling):
+    service = change("scaling.warm_pool", {"size": size, "return_on_scale_in": True})
+    service["scaling"].update(scaling)
+    return service
+
+
+@pytest.mark.parametrize(
+    ("service", "field", "words", "settings"),
+    [
+        (change("scaling.warm_pool", 2), "scaling.warm_pool", "is not a mapping", None),
+        (warm(-1), "scaling.warm_pool.size", "out of range (0-100)", None),
+        (warm("two"), "scaling.warm_pool.size", "not a whole number", None),
+        (
+            change("scaling.warm_pool", {"size": 1, "return_on_scale_in": "yes"}),
+            "scaling.warm_pool.return_on_scale_in",
+            "is not true or false",
+            None,
+        ),
+        # 51 addresses (198.18.5.100-150): 48 autoscaled (max 48, no static) + 4 warm do not fit
+        (
+            warm(4, max_instances=48),
+            "scaling.warm_pool.size",
+            "needs 52 addresses; the IP pool",
+            {"max_autoscaled_vms": 100},
+        ),
+        # the site cap of 10: 4 autoscaled + 7 warm
+        (
+            warm(7),
+            "scaling.warm_pool.size",
+            "more than the site-wide vm_autoscale_max_autoscaled_vms (10)",
+            {"max_autoscaled_vms": 10},
+        ),
+        (
+            change("scaling.warm_pool", {"sise": 1}),
+            "scaling.warm_pool.sise",
+            "did you mean autoscale.scaling.warm_pool.size",
+            None,
+        ),
+    ],
+)
+def test_the_warm_pool_is_validated(service, field, words, settings):
+    found = _model.problems({"shop": service}, settings=settings)
+    matching = [problem for problem in found if problem["field"] == field]
+    assert matching, found
+    assert words in matching[0]["message"] and "; fix: " in matching[0]["message"]
+
+
+def test_a_warm_pool_that_fits_is_valid_and_the_default_is_none():
+    assert _model.with_defaults("shop", minimal())["scaling"]["warm_pool"] == {"size": 0, "return_on_scale_in": True}
+    # 48 + 3 = 51 addresses, exactly the pool
+    assert not _model.problems({"shop": warm(3, max_instances=48)}, settings={"max_autoscaled_vms": 100})
+    assert not _model.problems({"shop": warm(6)}, settings={"max_autoscaled_vms": 10})  # 4 + 6 = the cap
+    # no warm pool: the address check does not apply (as before)
+    assert not _model.problems({"shop": warm(0, max_instances=60)}, settings={"max_autoscaled_vms": 100})
+
+
 def test_the_site_limits_come_from_the_settings():
     service = change("scaling.cooldown_seconds", 330)
     assert not _model.problems({"shop": service}, settings={"scrape_interval": "15s"})

@@ -61,7 +61,7 @@ def test_a_breaker_opened_without_a_reason_still_says_since_when():
 
 def test_the_step_below_every_limit():
     assert count() == {"instances": 2, "autoscaled": [], "outside_pool": [], "site_autoscaled": 0, "count": 1,
-                       "planned": [f"{PREFIX}0001"], "reason": "", "limit": "",
+                       "planned": [f"{PREFIX}0001"], "warm_taken": [], "reason": "", "limit": "",
                        "sizing": {"policy": "step", "step": 1}}  # fmt: skip
     assert count(step=2)["planned"] == [f"{PREFIX}0001", f"{PREFIX}0002"]
     assert count(step=3)["count"] == 2  # room below max 4
@@ -143,7 +143,7 @@ def test_scale_in_removes_the_newest_autoscaled_vm_never_a_static_or_protected_o
     members = [*STATIC, "198.18.1.101:80", "198.18.1.103:80"]
     plan = scale_in(members, instances)
     assert plan == {"instances": 4, "removable": [f"{PREFIX}0003", f"{PREFIX}0001"], "victims": [f"{PREFIX}0003"],
-                    "count": 1, "reason": "", "sizing": {"policy": "step", "step": 1}}  # fmt: skip
+                    "returned": [], "count": 1, "reason": "", "sizing": {"policy": "step", "step": 1}}  # fmt: skip
     assert scale_in(members, instances, step=5)["victims"] == [f"{PREFIX}0003", f"{PREFIX}0001"]  # room: 2 above min
     assert scale_in(members, instances, step=5, max_vms_per_run=1)["count"] == 1
 
@@ -184,7 +184,7 @@ def test_one_entry_decides_by_name_and_refuses_what_it_does_not_know():
     assert _plan.plan("guards", {"state": lock(), "enabled": True, "respect_cooldown": True}) == ""
     assert _plan.plan("template", {"found": {"exists": False}, "made_from": "", "source_vm": ""}) == "is not in vCenter"
     with pytest.raises(
-        ValueError, match="decision is 'victims', expected one of guards, scale_in, scale_out, template"
+        ValueError, match="decision is 'victims', expected one of guards, scale_in, scale_out, template, warm_pool"
     ):
         _plan.plan("victims", {})
     with pytest.raises(TypeError):
