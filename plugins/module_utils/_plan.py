@@ -47,6 +47,7 @@ import re
 
 ROLE_KEY = "guestinfo.vm_autoscale.role"
 CREATED_KEY = "guestinfo.vm_autoscale.created_at"
+IP_KEY = "guestinfo.vm_autoscale.ip"
 TEMPLATE_KEY = "guestinfo.vm_autoscale.template"
 VERSION_KEY = "guestinfo.vm_autoscale.template_version"
 PROTECT_KEY = "guestinfo.vm_autoscale.protected"
@@ -363,9 +364,10 @@ def scale_in(
     ``scale_out``; under target tracking ``step`` is the most one action removes, and the reading
     should be the load's peak over the scale-in window, so that a scale-in is sized conservatively).
     ``warm`` (optional): ``size``, ``return_on_scale_in``, ``ready`` (the service's warm VMs that
-    can serve now) and ``current_template`` (``{name, version}``); ``returned`` names the victims that go
-    back to the warm pool (powered off) instead of being deleted: those cloned from the current
-    template version, while the pool is short of its size.
+    can serve now; counted from ``instances`` when not given) and ``current_template`` (``{name,
+    version}``); ``returned`` names the victims that go back to the warm pool (powered off)
+    instead of being deleted: those cloned from the current template version, while the pool is
+    short of its size.
     """
     step = _positive("step", limits["step"])
     per_run = _positive("max_vms_per_run", limits["max_vms_per_run"])
@@ -402,13 +404,31 @@ def _returned(victims: list, instances: list, warm: dict | None) -> list:
     """The victims that go back to the warm pool (see ``scale_in``)."""
     if not warm or not warm.get("return_on_scale_in") or not victims:
         return []
-    room = max(0, _count("size", warm.get("size", 0)) - _count("ready", warm.get("ready", 0)))
     wanted = warm.get("current_template") or {}
     settings = {
         instance.get("hw_name"): instance.get("advanced_settings") or {}
         for instance in instances
         if isinstance(instance, dict)
     }
+    if "ready" in warm:
+        ready = _count("ready", warm["ready"])
+    else:  # counted from the instances read: the warm VMs that can serve now
+        ready = sum(
+            1
+            for instance in instances
+            if isinstance(instance, dict)
+            and (instance.get("advanced_settings") or {}).get(ROLE_KEY) == "warm"
+            and _current(
+                {
+                    "power_state": instance.get("hw_power_status", "poweredOff"),
+                    "ip": (instance.get("advanced_settings") or {}).get(IP_KEY, ""),
+                    "template": (instance.get("advanced_settings") or {}).get(TEMPLATE_KEY, ""),
+                    "template_version": (instance.get("advanced_settings") or {}).get(VERSION_KEY, ""),
+                },
+                wanted,
+            )
+        )
+    room = max(0, _count("size", warm.get("size", 0)) - ready)
     current = [
         name
         for name in victims

@@ -17,6 +17,7 @@ import json
 
 import yaml
 from labclient import F5_A, F5_B, find_vm, vm_names
+from pyVim.task import WaitForTask
 from scaling import REPO, events, leases, members, targets
 
 STATIC = ["198.18.1.11:80", "198.18.1.12:80"]
@@ -25,9 +26,10 @@ CONFIG = yaml.safe_load((REPO / "inventories" / "lab" / "host_vars" / "acme-web.
 TEMPLATE = CONFIG["template"]["name"]
 
 
-def mapping(size: int, **scaling) -> str:
-    """acme-web's autoscale mapping with a warm pool of ``size`` (the step policy, no cooldown)."""
+def mapping(size: int, template: str = TEMPLATE, **scaling) -> str:
+    """acme-web's autoscale mapping with a warm pool of ``size`` (the step policy)."""
     config = json.loads(json.dumps(CONFIG))
+    config["template"]["name"] = template
     config["scaling"] = {**config["scaling"], "policy": STEP, "warm_pool": {"size": size, "return_on_scale_in": True},
                          **scaling}  # fmt: skip
     return json.dumps({"autoscale": config})
@@ -43,19 +45,19 @@ def autoscaled(vsphere) -> list:
     return sorted(name for name in vm_names(vsphere) if name.startswith("acme-web-auto-"))
 
 
-def template_version(lab) -> str:
-    record = lab.state / "statehost" / "vm_autoscale" / "templates" / f"{TEMPLATE}.json"
+def template_version(lab, template: str = TEMPLATE) -> str:
+    record = lab.state / "statehost" / "vm_autoscale" / "templates" / f"{template}.json"
     return json.loads(record.read_text())["created_at"]
 
 
-def assert_warm(lab, vsphere, names: list) -> None:
+def assert_warm(lab, vsphere, names: list, template: str = TEMPLATE) -> None:
     """``names`` are warm: powered off, marked, leased (in use), in no pool and no target."""
-    version = template_version(lab)
+    version = template_version(lab, template)
     owned = {lease["owner"]: (ip, lease["state"]) for ip, lease in leases(lab).items()}
     for name in names:
         found = marks(vsphere, name)
         assert (found["power"], found["role"], found["service"]) == ("poweredOff", "warm", "acme-web"), found
-        assert (found["template"], found["template_version"]) == (TEMPLATE, version), found
+        assert (found["template"], found["template_version"]) == (template, version), found
         assert owned[name] == (found["ip"], "in_use"), (name, owned)
         for device in (F5_A, F5_B):
             assert f"{found['ip']}:80" not in members(device)
@@ -100,3 +102,67 @@ def test_the_warm_pool_is_filled_taken_by_a_scale_out_and_refilled(run_playbook,
         json.loads((lab.state / "statehost" / "vm_autoscale" / "services" / "acme-web.json").read_text())["lock"]
         is None
     )
+
+
+def test_a_scale_in_returns_a_vm_to_a_short_pool_and_a_new_template_replaces_the_warm_vms(
+    run_playbook, prepared, vsphere
+):
+    lab = prepared
+    no_cooldown = ("-e", "scale_out_respect_cooldown=false", "-e", "scale_in_respect_cooldown=false")
+    cold = run_playbook("playbooks/scale_out.yml", "-l", "acme-web", "-e", mapping(0), "-e", "scale_out_step=2",
+                        *no_cooldown)  # fmt: skip
+    assert cold.returncode == 0, cold.failed
+    made = {name: marks(vsphere, name)["ip"] for name in ("acme-web-auto-0001", "acme-web-auto-0002")}
+    assert marks(vsphere, "acme-web-auto-0001")["template_version"] == template_version(lab)  # every clone is marked
+
+    # A scale-in of 2 with a pool of 1, empty: the newest goes back to the pool, the other is deleted.
+    count = len(events(lab))
+    back = run_playbook("playbooks/scale_in.yml", "-l", "acme-web", "-e", mapping(1), "-e", "scale_in_step=2",
+                        *no_cooldown)  # fmt: skip
+    assert back.returncode == 0, back.failed
+    (event,) = events(lab)[count:]
+    kinds = [(a["type"], a.get("vm")) for a in event["actions"] if a["type"] in ("warm-return", "vm-deletion")]
+    assert kinds == [("warm-return", "acme-web-auto-0002"), ("vm-deletion", "acme-web-auto-0001")], event["actions"]
+    assert autoscaled(vsphere) == ["acme-web-auto-0002"]
+    assert_warm(lab, vsphere, ["acme-web-auto-0002"])
+    assert made["acme-web-auto-0001"] not in leases(lab)
+    for device in (F5_A, F5_B):
+        assert members(device) == STATIC
+    assert targets(lab) == []
+
+    # The pool full (1 of 1), a scale-out takes the returned VM, then nothing is left to refill.
+    count = len(events(lab))
+    taken = run_playbook("playbooks/scale_out.yml", "-l", "acme-web", "-e", mapping(1), *no_cooldown)
+    assert taken.returncode == 0, taken.failed
+    scaled, refill = events(lab)[count:]
+    assert [a["type"] for a in scaled["actions"]][:1] == ["warm-take"] and refill["action"] == "warm_pool"
+    assert marks(vsphere, "acme-web-auto-0002")["power"] == "poweredOn"
+    assert_warm(lab, vsphere, ["acme-web-auto-0003"])
+
+    # A new template: the warm VM of the old one is not taken (a clone instead), and the refill
+    # replaces it with one of the new template.
+    new = "tpl-acme-web-v2"
+    try:
+        made = run_playbook("playbooks/create_template.yml", "-l", "acme-web", "-e", f"vm_template_name={new}")
+        assert made.returncode == 0, made.failed
+        count = len(events(lab))
+        fresh = run_playbook("playbooks/scale_out.yml", "-l", "acme-web", "-e", mapping(1, template=new),
+                             *no_cooldown)  # fmt: skip
+        assert fresh.returncode == 0, fresh.failed
+        scaled, refill = events(lab)[count:]
+        assert [a["type"] for a in scaled["actions"] if a["type"] in ("warm-take", "vm-creation")] == ["vm-creation"]
+        assert [entry["vm"] for entry in refill["deleted"]] == ["acme-web-auto-0003"]
+        assert "version" in refill["deleted"][0]["why"]
+        assert [vm["vm"] for vm in refill["cloned"]] == ["acme-web-auto-0005"]
+        assert "acme-web-auto-0003" not in autoscaled(vsphere)
+        assert_warm(lab, vsphere, ["acme-web-auto-0005"], template=new)
+        # warm_pool.yml with size 0 empties the pool
+        empty = run_playbook("playbooks/warm_pool.yml", "-l", "acme-web", "-e", mapping(0, template=new))
+        assert empty.returncode == 0, empty.failed
+        assert "acme-web-auto-0005" not in autoscaled(vsphere)
+        assert "acme-web-auto-0005" not in [lease["owner"] for lease in leases(lab).values()]
+    finally:
+        template = find_vm(vsphere, new)
+        if template is not None:
+            WaitForTask(template.Destroy_Task())
+        (lab.state / "statehost" / "vm_autoscale" / "templates" / f"{new}.json").unlink(missing_ok=True)

@@ -133,3 +133,27 @@ def test_a_scale_in_returns_current_vms_to_a_short_pool_and_deletes_the_rest():
     # a VM cloned before the warm pool existed carries no version: it is deleted
     bare = {"hw_name": f"{PREFIX}0003", "advanced_settings": {"guestinfo.vm_autoscale.role": "autoscaled"}}
     assert scale_in([bare], step=1)["returned"] == []
+
+
+def test_a_scale_in_counts_the_ready_warm_vms_from_what_it_read():
+    def warm_guest(name, power="poweredOff", version=NOW["version"]):
+        settings = {"guestinfo.vm_autoscale.role": "warm", "guestinfo.vm_autoscale.ip": "198.18.1.120",
+                    "guestinfo.vm_autoscale.template": NOW["name"], "guestinfo.vm_autoscale.template_version": version}  # fmt: skip
+        return {"hw_name": name, "hw_power_status": power, "advanced_settings": settings}
+
+    serving = [
+        guest(f"{PREFIX}0001", created="2026-12-07T09:01:00Z"),
+        guest(f"{PREFIX}0002", created="2026-12-07T09:02:00Z"),
+    ]
+    members = [*STATIC, "198.18.1.101:80", "198.18.1.102:80"]
+
+    def returned(*pool):
+        return _plan.scale_in(members, [*serving, *pool], [], {"step": 2, "max_vms_per_run": 5, "min_instances": 2},
+                              warm={"size": 2, "return_on_scale_in": True, "current_template": NOW})["returned"]  # fmt: skip
+
+    assert returned() == [f"{PREFIX}0002", f"{PREFIX}0001"]
+    assert returned(warm_guest(f"{PREFIX}0005")) == [f"{PREFIX}0002"]
+    assert returned(warm_guest(f"{PREFIX}0005"), warm_guest(f"{PREFIX}0006")) == []
+    # a warm VM that cannot serve (powered on, another version) leaves its place to a returned one
+    assert returned(warm_guest(f"{PREFIX}0005", power="poweredOn"), warm_guest(f"{PREFIX}0006", version=OLD)) == [
+        f"{PREFIX}0002", f"{PREFIX}0001"]  # fmt: skip
