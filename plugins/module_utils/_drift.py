@@ -6,8 +6,11 @@ The four systems: vCenter (the VMs carrying ``guestinfo.vm_autoscale.role=autosc
 on every F5 device, the IP leases on the state host and the service's file_sd targets. The truth
 is the autoscaled VMs: an autoscaled VM the state host does not know and no pool serves is an
 orphan (a run that failed and could not undo); anything else that names a VM that is not there
-is stale. Static members and members outside the service's address pool are the operator's:
-they are reported, never changed. Only plain data in, plain data out (unit tested).
+is stale. A warm VM (``role=warm``, scaling.warm_pool) belongs powered off, leased, in no pool and
+no target; one that is not is removed, and a pool short of its size is refilled (by the warm pool's
+refill, which also replaces warm VMs of another template version). Static members and members
+outside the service's address pool are the operator's: they are reported, never changed. Only
+plain data in, plain data out (unit tested).
 """
 
 from __future__ import annotations
@@ -32,7 +35,35 @@ KINDS = {
     "static_member_missing": "a static member of the inventory missing from the pool on some device",
     "unknown_member": "a pool member that is neither static nor in the service's address pool",
     "pool_differs": "the F5 devices hold different members in the pool",
+    "warm_powered_on": "a warm VM (scaling.warm_pool) that is powered on, outside the pool",
+    "warm_without_lease": "a warm VM whose address has no lease (or a lease for another address)",
+    "warm_pool_short": "the warm pool holds fewer VMs that can serve than scaling.warm_pool.size",
 }
+
+
+def _check_warm(warm: dict, lease_by_owner: dict, report, plan: dict) -> dict:
+    """The warm VMs that stay ({name: ip}); the others are reported and planned for deletion."""
+    kept = {}
+    for name, vm in sorted(warm.items()):
+        lease = lease_by_owner.get(name)
+        if vm["power"] != "poweredOff":
+            state = vm["power"] or "in an unknown state"
+            report("warm_powered_on", name, f"warm VM {name} ({vm['ip'] or 'no address'}) is {state}",
+                   "delete the VM and release its lease (the refill replaces it)", ip=vm["ip"])  # fmt: skip
+            if lease is not None:
+                plan["release_leases"].append(lease["ip"])
+        elif lease is None or lease["ip"] != vm["ip"]:
+            detail = f"its lease is for {lease['ip']}" if lease is not None else "no lease"
+            report("warm_without_lease", name, f"warm VM {name} ({vm['ip'] or 'no address'}): {detail}",
+                   "delete the VM (the refill replaces it)", ip=vm["ip"])  # fmt: skip
+            if lease is not None:
+                plan["release_leases"].append(lease["ip"])
+        else:
+            kept[name] = vm["ip"]
+            continue
+        plan["delete_vms"].append(name)
+        plan["refill"] = True
+    return kept
 
 
 def _address(member: dict) -> tuple[str, int | None]:
@@ -60,6 +91,16 @@ def autoscaled_vms(service: str, instances: list) -> dict:
     return vms
 
 
+def warm_vms(service: str, instances: list) -> dict:
+    """{name: {ip, power}} of the warm VMs of ``service``, from vmware_guest_info instances."""
+    vms = {}
+    for instance in instances:
+        settings = instance.get("advanced_settings") or {}
+        if settings.get(ROLE_KEY) == "warm" and settings.get(SERVICE_KEY, service) == service:
+            vms[instance["hw_name"]] = {"ip": settings.get(IP_KEY, ""), "power": instance.get("hw_power_status", "")}
+    return vms
+
+
 def find_drift(
     service: str, config: dict, systems: dict, *, mode: str = "active_sync", active: str | None = None,
     target_port: int = 9100,
@@ -80,6 +121,7 @@ def find_drift(
     start, end = network["ip_pool_start"], network["ip_pool_end"]
     static = {m["ip"]: m.get("name", m["ip"]) for m in config.get("static_members") or []}
     vms = autoscaled_vms(service, instances)
+    warm = warm_vms(service, instances)
     devices = list(pools)
     writers = devices if mode == "each" else [active] if active in pools else []
 
@@ -93,7 +135,8 @@ def find_drift(
     lease_by_owner = {lease["owner"]: lease for lease in leases}
     lease_by_ip = {lease["ip"]: lease for lease in leases}
     drift: list[dict] = []
-    plan = {"delete_vms": [], "release_leases": [], "adopt_leases": [], "add_members": [], "remove_members": []}
+    plan = {"delete_vms": [], "release_leases": [], "adopt_leases": [], "add_members": [], "remove_members": [],
+            "refill": False}  # fmt: skip
 
     def report(kind, obj, detail, fix=None, **extra):
         drift.append({"kind": kind, "object": obj, "detail": detail, "fix": fix, **extra})
@@ -154,6 +197,13 @@ def find_drift(
                    ip=ip, devices=missing)  # fmt: skip
             plan["add_members"].extend({"device": d, "ip": ip, "vm": name} for d in adds)
 
+    warm_kept = _check_warm(warm, lease_by_owner, report, plan)
+    size = int(((config.get("scaling") or {}).get("warm_pool") or {}).get("size") or 0)
+    if len(warm_kept) < size:
+        report("warm_pool_short", service, f"the warm pool holds {len(warm_kept)} of {size} VMs",
+               "refill the warm pool (as playbooks/warm_pool.yml)")  # fmt: skip
+        plan["refill"] = True
+
     wanted_ips = set(static) | set(kept.values())
     for address in sorted({a for d in devices for a in held[d]}):
         if address in wanted_ips:
@@ -182,7 +232,7 @@ def find_drift(
                    f"{', '.join(missing)}", fix, devices=missing)  # fmt: skip
 
     for lease in sorted(leases, key=lambda item: item["ip"]):
-        if lease["owner"] not in vms and lease["ip"] not in plan["release_leases"]:
+        if lease["owner"] not in vms and lease["owner"] not in warm_kept and lease["ip"] not in plan["release_leases"]:
             report("lease_without_vm", lease["ip"], f"{lease['ip']} is leased ({lease.get('state', '?')}) to "
                    f"{lease['owner']}, which does not exist", f"release {lease['ip']}")  # fmt: skip
             plan["release_leases"].append(lease["ip"])
@@ -198,8 +248,14 @@ def find_drift(
             targets_changed = True
             if vm not in orphans:
                 where = entry.get("targets")
-                report("target_without_vm", vm, f"target {where} names {vm}, which "
-                       + ("does not exist" if vm not in kept else f"has {kept[vm]}"), "remove the target")  # fmt: skip
+                what = (
+                    "is a warm VM (powered off)"
+                    if vm in warm
+                    else "does not exist"
+                    if vm not in kept
+                    else f"has {kept[vm]}"
+                )
+                report("target_without_vm", vm, f"target {where} names {vm}, which {what}", "remove the target")
     scraped = {(entry.get("labels") or {}).get("vm") for entry in new_targets}
     for name, ip in sorted(kept.items()):
         if name not in scraped:

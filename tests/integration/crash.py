@@ -35,8 +35,9 @@ SHORT_LIMITS = (
 )  # fmt: skip
 
 
-def killed_run(tmp_path, playbook, task):
-    """Run ``playbook`` for acme-web in a session of its own; the callback SIGKILLs the group after ``task``."""
+def killed_run(tmp_path, playbook, task, *extra):
+    """Run ``playbook`` for acme-web in a session of its own (with the arguments ``extra``); the callback
+    SIGKILLs the group after ``task``."""
     env = {
         **os.environ,
         "ANSIBLE_CALLBACKS_ENABLED": "kill_after",
@@ -46,7 +47,7 @@ def killed_run(tmp_path, playbook, task):
     argv = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "inventories/lab", playbook, "-l", "acme-web"]
     with open(tmp_path / "killed.log", "w") as log:
         process = subprocess.Popen(
-            [*argv, *NO_COOLDOWN, *SHORT_LIMITS], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [*argv, *NO_COOLDOWN, *SHORT_LIMITS, *extra], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
         try:

@@ -19,6 +19,16 @@ def _service(service: str) -> dict:
     return yaml.safe_load((REPO / "inventories" / "lab" / "host_vars" / f"{service}.yml").read_text())["autoscale"]
 
 
+def warm_mapping(size: int, template: str | None = None, **scaling) -> str:
+    """acme-web's autoscale mapping (as ``-e`` JSON) with a warm pool of ``size``, the step policy,
+    and ``template`` as its template when given."""
+    config = _service("acme-web")
+    config["template"]["name"] = template or config["template"]["name"]
+    config["scaling"] = {**config["scaling"], "policy": "step", "warm_pool": {"size": size, "return_on_scale_in": True},
+                         **scaling}  # fmt: skip
+    return json.dumps({"autoscale": config})
+
+
 def remove_autoscaled(lab, content, service: str = "acme-web") -> list[str]:
     """Take away every trace of the VMs the autoscaler made for ``service``: the VM in vCenter, its
     member and node on the F5 pair, its Prometheus target, its lease. Returns the VMs removed.

@@ -48,7 +48,7 @@ def test_consistent_systems_have_no_drift_and_an_empty_plan():
     result = drift(consistent())
     assert result["drift"] == [] and result["lines"] == []
     assert result["plan"] == {"delete_vms": [], "release_leases": [], "adopt_leases": [], "add_members": [],
-                              "remove_members": [], "targets": None, "sync": False}  # fmt: skip
+                              "remove_members": [], "refill": False, "targets": None, "sync": False}  # fmt: skip
 
 
 def test_an_orphan_vm_is_deleted_with_its_target():
@@ -220,3 +220,46 @@ def test_every_kind_is_documented(kind):
 
     docs = Path(__file__).resolve().parents[4] / "docs" / "reconcile.md"
     assert f"`{kind}`" in docs.read_text()
+
+
+def warm(name, ip, power="poweredOff"):
+    found = vm(name, ip, role="warm")
+    found["hw_power_status"] = power
+    return found
+
+
+def test_warm_vms_powered_off_and_leased_are_no_drift_and_their_leases_are_theirs():
+    systems = consistent()
+    systems["instances"] += [warm("web-auto-0002", "198.18.1.101"), warm("web-auto-0003", "198.18.1.102")]
+    systems["leases"] += [{"ip": "198.18.1.101", "owner": "web-auto-0002", "state": "in_use"},
+                          {"ip": "198.18.1.102", "owner": "web-auto-0003", "state": "in_use"}]  # fmt: skip
+    config = {**CONFIG, "scaling": {"warm_pool": {"size": 2}}}
+    result = _drift.find_drift("web", config, systems, mode="active_sync", active="a")
+    assert result["drift"] == [] and result["plan"]["refill"] is False
+    # the pool's size raised to 3: short by one, refilled
+    config = {**CONFIG, "scaling": {"warm_pool": {"size": 3}}}
+    short = _drift.find_drift("web", config, systems, mode="active_sync", active="a")
+    assert kinds(short) == [("warm_pool_short", "web")] and short["plan"]["refill"] is True
+    assert short["plan"]["delete_vms"] == [] and short["plan"]["release_leases"] == []
+
+
+def test_a_warm_vm_powered_on_or_without_its_lease_is_deleted_and_the_pool_refilled():
+    systems = consistent()
+    systems["instances"] += [warm("web-auto-0002", "198.18.1.101", power="poweredOn"),
+                             warm("web-auto-0003", "198.18.1.102"), warm("web-auto-0004", "198.18.1.103")]  # fmt: skip
+    systems["leases"] += [{"ip": "198.18.1.101", "owner": "web-auto-0002", "state": "in_use"},
+                          {"ip": "198.18.1.110", "owner": "web-auto-0004", "state": "in_use"}]  # fmt: skip
+    # a target and a member at a warm VM's address: removed
+    systems["targets"].append({"targets": ["198.18.1.101:9100"], "labels": {"service": "web", "vm": "web-auto-0002"}})
+    systems["pools"]["a"].append(member("198.18.1.101"))
+    result = drift(systems)
+    assert kinds(result) == [("member_without_vm", "198.18.1.101"), ("pool_differs", "web-pool"),
+                             ("target_without_vm", "web-auto-0002"), ("warm_powered_on", "web-auto-0002"),
+                             ("warm_without_lease", "web-auto-0003"), ("warm_without_lease", "web-auto-0004")]  # fmt: skip
+    plan = result["plan"]
+    assert plan["delete_vms"] == ["web-auto-0002", "web-auto-0003", "web-auto-0004"]
+    assert sorted(plan["release_leases"]) == ["198.18.1.101", "198.18.1.110"]
+    assert plan["refill"] is True and plan["remove_members"] == [{"device": "a", "ip": "198.18.1.101"}]
+    assert [entry["labels"]["vm"] for entry in plan["targets"]] == ["web-auto-0001"]
+    detail = next(d["detail"] for d in result["drift"] if d["kind"] == "target_without_vm")
+    assert detail.endswith("which is a warm VM (powered off)")
